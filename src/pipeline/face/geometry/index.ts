@@ -1,0 +1,5 @@
+/** Face geometry: the 131-point subset, crops and their maps, masks, sketches, piecewise-affine warps, paste-back. */
+export * from './image.ts';
+export * from './mediapipeTopology.ts';
+export * from './subset131.ts';
+export * from './crop.ts';
