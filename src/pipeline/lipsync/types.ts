@@ -42,7 +42,8 @@ export interface LandmarkWindow {
   frames: readonly GeneratorFrame[];
   /**
    * T mel chunks of the DRIVE audio, each `melBins x chunkFrames` (80 x 16) row-major by mel bin, log-mel as in
-   * `audio/mel.ts` (not normalised: implementations normalise with their own statistics). Chunk i starts at mel frame
+   * `audio/mel.ts` (Wav2Lip-normalised to [-4, 4], not speaker-normalised: implementations normalise with their own
+   * statistics). Chunk i starts at mel frame
    * int(80 * frameIndex / 25) (+ the configured audio offset).
    */
   mel: readonly Float32Array[];
