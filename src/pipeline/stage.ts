@@ -16,6 +16,8 @@ export interface RtpStreamInfo {
   mimeType: string;
   payloadType: number;
   clockRate: number;
+  /** Audio channels as negotiated (opus: 2). Absent for video. */
+  channels?: number;
   ssrc: number;
   /** Codec parameters (H.264 packetization-mode, profile-level-id...). */
   parameters?: Record<string, unknown>;
@@ -26,6 +28,11 @@ export interface RtpProcessorEvents {
   rtp: (kind: MediaKind, packet: Buffer) => void;
   /** The processor wants a keyframe from the original sender (decoder error, loss, a listener's PLI). */
   keyframeRequest: () => void;
+  /**
+   * Maps the output stream of this kind onto wall-clock time (NTP ms, RTP timestamp), for the SFU to send as an RTCP
+   * sender report so listeners can lip-sync the processed audio and video. Emit about once a second per stream.
+   */
+  senderReport: (kind: MediaKind, ntpTimeMs: number, rtpTimestamp: number) => void;
 }
 
 /**
