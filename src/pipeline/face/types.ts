@@ -4,8 +4,10 @@
  */
 
 export interface FaceObservation {
-  /** Interleaved x, y, z per point; length = pointCount * 3. */
+  /** Interleaved x, y, z per point; length = pointCount * 3. Smoothed when the tracker smooths. */
   landmarks: Float32Array;
+  /** The same points before temporal smoothing (absent when smoothing is off: then `landmarks` are raw). */
+  rawLandmarks?: Float32Array;
   pointCount: 468 | 478;
   /** Face presence score in [0, 1] from the landmark model. */
   score: number;
