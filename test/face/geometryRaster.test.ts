@@ -67,6 +67,11 @@ describe('lower-half mask', () => {
     const hard = lowerFaceMask(norm, S, new Float32Array(S * S), { featherSigma: 0 });
     expect(hard.every((v) => v === 0 || v === 1)).toBe(true);
     expect(hard.slice(0, (S / 2) * S).every((v) => v === 0)).toBe(true);
+    // The default coarse build (S/4, upsampled) matches the full-resolution feathered mask closely.
+    const full = lowerFaceMask(norm, S, new Float32Array(S * S), { resolutionDivisor: 1 });
+    let worst = 0;
+    for (let i = 0; i < S * S; i++) worst = Math.max(worst, Math.abs(full[i]! - mask[i]!));
+    expect(worst).toBeLessThan(0.06);
   });
 });
 

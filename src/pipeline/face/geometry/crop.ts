@@ -201,6 +201,20 @@ function tapPlane(
   return acc / (nx * ny);
 }
 
+/** One bilinear sample of a single-channel plane at crop pixel (kx, ky) (tap tables with one tap per axis). */
+function bilinear1(src: Uint8Array, stride: number, xt: AxisTaps, yt: AxisTaps, kx: number, ky: number): number {
+  const yi = yt.index[ky]!;
+  const fy = yt.frac[ky]!;
+  const xi = xt.index[kx]!;
+  const fx = xt.frac[kx]!;
+  const a = yi * stride + xi;
+  const b = fx > 0 ? a + 1 : a;
+  const c = fy > 0 ? a + stride : a;
+  const d = fx > 0 ? c + 1 : c;
+  const top = src[a]! + (src[b]! - src[a]!) * fx;
+  return top + (src[c]! + (src[d]! - src[c]!) * fx - top) * fy;
+}
+
 function sampleRgb(
   frame: VideoFrame,
   S: number,
@@ -243,12 +257,23 @@ function sampleI420(
   const vPlane = frame.data.subarray(W * H + cw * ch, W * H + 2 * cw * ch);
   const isByte = out instanceof Uint8Array;
   const k = YUV_TO_RGB;
+  const single = xt.taps === 1 && yt.taps === 1 && xtc.taps === 1 && ytc.taps === 1;
   let o = 0;
   for (let ky = 0; ky < S; ky++) {
     for (let kx = 0; kx < S; kx++) {
-      const yv = (tapPlane(yPlane, W, 1, 0, xt, yt, kx, ky) - 16) * k.y;
-      const u = tapPlane(uPlane, cw, 1, 0, xtc, ytc, kx, ky) - 128;
-      const v = tapPlane(vPlane, cw, 1, 0, xtc, ytc, kx, ky) - 128;
+      let yv: number;
+      let u: number;
+      let v: number;
+      if (single) {
+        // One bilinear tap per plane, inlined: the common case (box up to 1.25x the crop).
+        yv = (bilinear1(yPlane, W, xt, yt, kx, ky) - 16) * k.y;
+        u = bilinear1(uPlane, cw, xtc, ytc, kx, ky) - 128;
+        v = bilinear1(vPlane, cw, xtc, ytc, kx, ky) - 128;
+      } else {
+        yv = (tapPlane(yPlane, W, 1, 0, xt, yt, kx, ky) - 16) * k.y;
+        u = tapPlane(uPlane, cw, 1, 0, xtc, ytc, kx, ky) - 128;
+        v = tapPlane(vPlane, cw, 1, 0, xtc, ytc, kx, ky) - 128;
+      }
       const r = yv + k.rv * v;
       const g = yv + k.gu * u + k.gv * v;
       const b = yv + k.bu * u;

@@ -85,6 +85,11 @@ export class PasteBack {
       matchColours(this.gen, this.orig, mask, S, options.gainRange ?? [0.8, 1.25], st);
     }
     const residual = mode === 'residual';
+    if (residual) {
+      const gen = this.gen;
+      const orig = this.orig;
+      for (let i = 0; i < S * S * 3; i++) gen[i] = gen[i]! - orig[i]!;
+    }
     if (frame.format === 'i420') {
       const W = frame.width;
       const H = frame.height;
@@ -142,52 +147,42 @@ export class PasteBack {
     if (x0 > x1 || y0 > y1) return 0;
     this.axis(x0, x1, box.x, k, sub, S, 'col');
     this.axis(y0, y1, box.y, k, sub, S, 'row');
+    // `gen` holds generated' (replace) or generated' - original (residual), see paste().
     const gen = this.gen;
-    const orig = this.orig;
     let written = 0;
     for (let yy = y0; yy <= y1; yy++) {
       const ri = this.rowIdx[yy - y0]!;
       const fy = this.rowFrac[yy - y0]!;
-      const r1 = fy > 0 ? ri + 1 : ri;
+      const r0 = ri * S;
+      const r1 = fy > 0 ? r0 + S : r0;
       for (let xx = x0; xx <= x1; xx++) {
         const ci = this.colIdx[xx - x0]!;
         const fx = this.colFrac[xx - x0]!;
-        const c1 = fx > 0 ? ci + 1 : ci;
-        const w00 = (1 - fx) * (1 - fy);
-        const w01 = fx * (1 - fy);
-        const w10 = (1 - fx) * fy;
-        const w11 = fx * fy;
-        const i00 = ri * S + ci;
-        const i01 = ri * S + c1;
-        const i10 = r1 * S + ci;
-        const i11 = r1 * S + c1;
-        const m = mask[i00]! * w00 + mask[i01]! * w01 + mask[i10]! * w10 + mask[i11]! * w11;
+        const i00 = r0 + ci;
+        const i01 = fx > 0 ? i00 + 1 : i00;
+        const i10 = r1 + ci;
+        const i11 = fx > 0 ? i10 + 1 : i10;
+        const mt = mask[i00]! + (mask[i01]! - mask[i00]!) * fx;
+        const mb = mask[i10]! + (mask[i11]! - mask[i10]!) * fx;
+        const m = mt + (mb - mt) * fy;
         if (!(m > 0)) continue;
         written++;
-        // Bilinear RGB of the (colour-matched) generated crop, minus the original's for residual mode.
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let q = 0; q < 4; q++) {
-          const idx = (q === 0 ? i00 : q === 1 ? i01 : q === 2 ? i10 : i11) * 3;
-          const wq = q === 0 ? w00 : q === 1 ? w01 : q === 2 ? w10 : w11;
-          if (wq === 0) continue;
-          if (residual) {
-            r += (gen[idx]! - orig[idx]!) * wq;
-            g += (gen[idx + 1]! - orig[idx + 1]!) * wq;
-            b += (gen[idx + 2]! - orig[idx + 2]!) * wq;
-          } else {
-            r += gen[idx]! * wq;
-            g += gen[idx + 1]! * wq;
-            b += gen[idx + 2]! * wq;
-          }
-        }
+        const a = i00 * 3;
+        const b = i01 * 3;
+        const c = i10 * 3;
+        const d = i11 * 3;
+        const rt = gen[a]! + (gen[b]! - gen[a]!) * fx;
+        const gt = gen[a + 1]! + (gen[b + 1]! - gen[a + 1]!) * fx;
+        const bt = gen[a + 2]! + (gen[b + 2]! - gen[a + 2]!) * fx;
+        const r = rt + (gen[c]! + (gen[d]! - gen[c]!) * fx - rt) * fy;
+        const g = gt + (gen[c + 1]! + (gen[d + 1]! - gen[c + 1]!) * fx - gt) * fy;
+        const b2 = bt + (gen[c + 2]! + (gen[d + 2]! - gen[c + 2]!) * fx - bt) * fy;
         if (coefs.length > 0) {
           const at = yy * w + xx;
           for (let p = 0; p < planes.length; p++) {
             const plane = planes[p]!;
             const cf = coefs[p]!;
-            const lin = cf[0]! * r + cf[1]! * g + cf[2]! * b;
+            const lin = cf[0]! * r + cf[1]! * g + cf[2]! * b2;
             const old = plane[at]!;
             plane[at] = toByte(residual ? old + m * lin : old + m * (lin + cf[3]! - old));
           }
@@ -199,7 +194,7 @@ export class PasteBack {
           const o2 = plane[at + 2]!;
           plane[at] = toByte(residual ? o0 + m * r : o0 + m * (r - o0));
           plane[at + 1] = toByte(residual ? o1 + m * g : o1 + m * (g - o1));
-          plane[at + 2] = toByte(residual ? o2 + m * b : o2 + m * (b - o2));
+          plane[at + 2] = toByte(residual ? o2 + m * b2 : o2 + m * (b2 - o2));
         }
       }
     }
