@@ -12,9 +12,11 @@ import {
   SUBSET131,
   SUBSET_EDGES,
   SUBSET_RANGES,
+  subset131FromMesh,
   subsetPosition,
 } from '../../src/pipeline/face/geometry/index.ts';
 import type { VideoFrame } from '../../src/pipeline/media.ts';
+import { JAW_INDICES, LIP_INDICES } from '../../src/pipeline/lipsync/types.ts';
 import { syntheticFace } from './geometryFixtures.ts';
 
 describe('subset131', () => {
@@ -40,6 +42,11 @@ describe('subset131', () => {
     expect(subsetPosition(10)).toBe(-1); // forehead top is not in the subset
   });
 
+  it("matches the lip-sync engine's content order (LIP_INDICES then JAW_INDICES)", () => {
+    const { CONTENT } = SUBSET_RANGES;
+    expect(Array.from(SUBSET131.subarray(CONTENT.start, CONTENT.end))).toEqual([...LIP_INDICES, ...JAW_INDICES]);
+  });
+
   it('lists sketch edges between subset positions only', () => {
     expect(SUBSET_EDGES.lips.length / 2).toBe(40);
     expect(SUBSET_EDGES.nose.length / 2).toBe(13);
@@ -54,6 +61,10 @@ describe('subset131', () => {
     const k = subsetPosition(152);
     expect(pts[k * 2]).toBeCloseTo(face.landmarks[152 * 3]!, 5);
     expect(pts[k * 2 + 1]).toBeCloseTo(face.landmarks[152 * 3 + 1]!, 5);
+    const xy = new Float32Array(468 * 2);
+    for (let i = 0; i < 468; i++) xy.set(face.landmarks.subarray(i * 3, i * 3 + 2), i * 2);
+    expect(subset131FromMesh(xy)).toEqual(pts);
+    expect(() => subset131FromMesh(xy.subarray(0, 100))).toThrow(RangeError);
   });
 });
 

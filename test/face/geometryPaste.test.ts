@@ -7,6 +7,7 @@ import {
   frameToCrop,
   lowerFaceMask,
   PasteBack,
+  resizeImage,
   type Image,
 } from '../../src/pipeline/face/geometry/index.ts';
 import * as face from '../../src/pipeline/face/index.ts';
@@ -142,5 +143,41 @@ describe('paste-back on real frames', () => {
     expect(noMatch.data[(mouthY * original.width + mouthX) * 3]).not.toBe(
       original.data[(mouthY * original.width + mouthX) * 3],
     );
+  });
+});
+
+describe('paste-back edge cases', () => {
+  it('handles a box partly outside the frame and float crops, touching only pixels inside the box', () => {
+    const W = 40;
+    const H = 30;
+    const frame: VideoFrame = {
+      data: new Uint8Array(W * H * 1.5).fill(100),
+      format: 'i420',
+      width: W,
+      height: H,
+      timestampUs: 0,
+    };
+    const S = 32;
+    const gen = createImage(S, S, 3, 'f32');
+    gen.data.fill(1); // white
+    const mask = new Float32Array(S * S).fill(1);
+    const box = { x: 20, y: -10, size: 32 }; // right and top parts fall outside
+    const st = new PasteBack().paste(frame, box, gen, mask);
+    expect(st.pixels).toBe(20 * 22);
+    expect(frame.data[5 * W + 30]).toBe(235); // white in limited-range luma
+    expect(frame.data[5 * W + 10]).toBe(100); // left of the box
+    expect(frame.data[25 * W + 30]).toBe(100); // below the box
+    expect(frame.data[W * H + 2 * 20 + 15]).toBe(128); // chroma of white, inside
+    expect(frame.data[W * H + 2 * 20 + 5]).toBe(100); // chroma outside
+  });
+
+  it('resizes a 128 render to the 256 crop size', () => {
+    const small = createImage(128, 128, 3, 'f32');
+    for (let i = 0; i < 128 * 128; i++) small.data.set([(i % 128) / 127, 0.5, 0], i * 3);
+    const big = resizeImage(small, createImage(256, 256));
+    expect(big.data[(10 * 256 + 0) * 3]).toBe(0);
+    expect(big.data[(10 * 256 + 255) * 3]).toBe(255);
+    expect(big.data[(10 * 256 + 128) * 3 + 1]).toBe(128);
+    expect(Math.abs(big.data[(10 * 256 + 129) * 3]! - 128)).toBeLessThanOrEqual(1);
   });
 });

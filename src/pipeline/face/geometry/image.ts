@@ -68,3 +68,47 @@ export const YUV_TO_RGB = {
 export function toByte(v: number): number {
   return v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
 }
+
+/**
+ * Bilinear resize of `src` into `dst` (same channel count; any value types, converted between 0..255 and 0..1),
+ * pixel centres aligned. No antialiasing: meant for factors within about 2x (e.g. a 128 render to a 256 crop).
+ */
+export function resizeImage(src: Image, dst: Image): Image {
+  checkImage(src, 'resizeImage src');
+  checkImage(dst, 'resizeImage dst', src.channels);
+  const C = src.channels;
+  const sw = src.width;
+  const sh = src.height;
+  const s = src.data;
+  const d = dst.data;
+  const toByteOut = !(d instanceof Float32Array);
+  const scale = (s instanceof Float32Array ? 255 : 1) / (toByteOut ? 1 : 255);
+  const kx = sw / dst.width;
+  const ky = sh / dst.height;
+  let o = 0;
+  for (let y = 0; y < dst.height; y++) {
+    let py = (y + 0.5) * ky - 0.5;
+    py = py < 0 ? 0 : py > sh - 1 ? sh - 1 : py;
+    const yi = Math.min(Math.floor(py), Math.max(0, sh - 2));
+    const fy = py - yi;
+    const r0 = yi * sw;
+    const r1 = fy > 0 ? r0 + sw : r0;
+    for (let x = 0; x < dst.width; x++) {
+      let px = (x + 0.5) * kx - 0.5;
+      px = px < 0 ? 0 : px > sw - 1 ? sw - 1 : px;
+      const xi = Math.min(Math.floor(px), Math.max(0, sw - 2));
+      const fx = px - xi;
+      const x1 = fx > 0 ? xi + 1 : xi;
+      for (let c = 0; c < C; c++) {
+        const a = s[(r0 + xi) * C + c]!;
+        const b = s[(r0 + x1) * C + c]!;
+        const e = s[(r1 + xi) * C + c]!;
+        const f = s[(r1 + x1) * C + c]!;
+        const t = a + (b - a) * fx;
+        const v = (t + (e + (f - e) * fx - t) * fy) * scale;
+        d[o++] = toByteOut ? toByte(v) : v;
+      }
+    }
+  }
+  return dst;
+}

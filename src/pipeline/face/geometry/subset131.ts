@@ -128,19 +128,31 @@ export const LOWER_FACE_CONTOUR: Uint8Array = Uint8Array.from(
 );
 
 /**
- * Copies the 131 subset points (x, y in frame pixels) out of a FaceMesh observation into `out` (262 floats,
- * interleaved x, y), allocating only when `out` is not given.
+ * Copies the 131 subset points (x, y) out of `face`'s landmarks (x, y, z per point, frame pixels) into `out`
+ * (262 floats, interleaved x, y), allocating only when `out` is not given.
  */
 export function extractSubset131(face: FaceObservation, out: Float32Array = new Float32Array(262)): Float32Array {
-  if (out.length < 262) throw new RangeError(`extractSubset131: out has ${out.length} floats, needs 262`);
-  const lm = face.landmarks;
-  if (lm.length < face.pointCount * 3 || face.pointCount < 468) {
-    throw new RangeError(`extractSubset131: landmarks hold ${lm.length / 3} points, expected 468 or 478`);
+  if (face.landmarks.length < face.pointCount * 3 || face.pointCount < 468) {
+    throw new RangeError(`extractSubset131: landmarks hold ${face.landmarks.length / 3} points, expected 468 or 478`);
   }
+  return subset131FromMesh(face.landmarks, 3, out);
+}
+
+/**
+ * The same from a bare mesh: `stride` 2 for interleaved (x, y) meshes (the lip-sync engine's `mesh`), 3 for (x, y, z).
+ * The mesh must hold at least 468 points.
+ */
+export function subset131FromMesh(
+  mesh: ArrayLike<number>,
+  stride: 2 | 3 = 2,
+  out: Float32Array = new Float32Array(262),
+): Float32Array {
+  if (out.length < 262) throw new RangeError(`subset131FromMesh: out has ${out.length} floats, needs 262`);
+  if (mesh.length < 468 * stride) throw new RangeError(`subset131FromMesh: mesh holds ${mesh.length / stride} points`);
   for (let i = 0; i < SUBSET131_COUNT; i++) {
-    const k = SUBSET131[i]! * 3;
-    out[i * 2] = lm[k]!;
-    out[i * 2 + 1] = lm[k + 1]!;
+    const k = SUBSET131[i]! * stride;
+    out[i * 2] = mesh[k]!;
+    out[i * 2 + 1] = mesh[k + 1]!;
   }
   return out;
 }
