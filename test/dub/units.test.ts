@@ -101,8 +101,17 @@ describe('VadSegmenter', () => {
 
   it('cuts one segment per utterance with padding, hangover and hysteresis', () => {
     // 10 silent, 20 speech (one dip to 0.4 stays speech: hysteresis), 10 silent, 15 speech, 10 silent.
-    const probs = [...Array(10).fill(0.05), ...Array(9).fill(0.9), 0.4, ...Array(10).fill(0.9)];
-    probs.push(...Array(10).fill(0.05), ...Array(15).fill(0.8), ...Array(10).fill(0.05));
+    const probs = [
+      ...new Array<number>(10).fill(0.05),
+      ...new Array<number>(9).fill(0.9),
+      0.4,
+      ...new Array<number>(10).fill(0.9),
+    ];
+    probs.push(
+      ...new Array<number>(10).fill(0.05),
+      ...new Array<number>(15).fill(0.8),
+      ...new Array<number>(10).fill(0.05),
+    );
     const { events, last } = run(probs);
     const ends = events.filter((e) => e.type === 'end');
     expect(events.filter((e) => e.type === 'start').length).toBe(2);
@@ -117,7 +126,7 @@ describe('VadSegmenter', () => {
 
   it('drops clicks shorter than minSpeechMs and cuts overlong speech', () => {
     expect(run([0, 0.9, 0, 0, 0, 0, 0, 0, 0, 0]).events.filter((e) => e.type === 'end')).toHaveLength(0);
-    const long = run(Array(100).fill(0.9), { maxSegmentMs: 1000 });
+    const long = run(new Array<number>(100).fill(0.9), { maxSegmentMs: 1000 });
     const ends = long.events.filter((e) => e.type === 'end');
     expect(ends.length).toBe(3);
     expect(long.last).toBeDefined();
