@@ -84,3 +84,24 @@ export async function* readClipFrames(
     child.kill();
   }
 }
+
+/**
+ * Copies of one frame with fresh pixel noise each time (roughly Gaussian, `sigma` levels; deterministic seed): a
+ * "synthetic still" whose true motion is zero, so every landmark motion on it is tracker noise.
+ */
+export function* noisyStill(frame: VideoFrame, count: number, sigma = 2.5, seed = 1): Generator<VideoFrame> {
+  let s = seed >>> 0;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 4294967296;
+  };
+  const k = sigma * 2; // sum of three uniforms has std 0.5
+  for (let n = 0; n < count; n++) {
+    const data = new Uint8Array(frame.data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = (frame.data[i] ?? 0) + (rnd() + rnd() + rnd() - 1.5) * k;
+      data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    yield { ...frame, data, timestampUs: frame.timestampUs + n * 40_000 };
+  }
+}

@@ -13,3 +13,4 @@ export {
 export type { RotatedRect } from './image.ts';
 export { eyeCentres, interocularDistance, LIP_POINTS, MOUTH_REGION_POINTS, mouthOpening } from './landmarkIndices.ts';
 export * from './geometry/index.ts';
+export { lagFrames, lipMotionIod, meanLipJitter, stillMouthFrames, type StillMouthOptions } from './quality.ts';
