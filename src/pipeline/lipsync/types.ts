@@ -79,6 +79,11 @@ export interface LandmarkGenerator {
   /** T: frames per window (IP_LAP: 5). */
   readonly windowFrames: number;
   /**
+   * Mel frames added to int(80 i / 25) for the start of frame i's chunk. Default 0 (Wav2Lip / IP_LAP: the chunk starts
+   * at the frame and looks 200 ms ahead); negative values centre the chunk nearer the frame and cut the lookahead.
+   */
+  readonly melOffsetFrames?: number;
+  /**
    * Learn from the speaker's own voice and face (implicit memory). Optional: a generator without online learning
    * ignores it.
    */

@@ -1,0 +1,74 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TrackedClip } from '../../pipeline/lipsync/eval/index.ts';
+import { evaluateFolder, formatReport } from '../../pipeline/lipsync/eval/index.ts';
+import { numberOption, parseOptions } from '../args.ts';
+import { defaultClipsDir } from '../paths.ts';
+
+export const summary = 'lip-sync reconstruction evaluation on a folder of clips: table + JSON';
+
+const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--max-seconds S] [--no-phones]
+  --clips DIR        clips to evaluate (default: ../shared/clips)
+  --json FILE        write per-clip figures and means as JSON
+  --only LIST        only clips whose file name contains one of these (comma-separated)
+  --max-seconds S    only the first S seconds of each clip (quicker runs)
+  --no-phones        do not use pocketsphinx allphone phones of the drive audio
+  --prior FILE       prior model (default models/lipsync/opening-prior.json; missing: no prior)
+  --weights P,H,M    fusion weights of prior, phones, memory (default 1,1,0.7)
+  --dump-tracks DIR  write each clip's real tracking + audio there (input of scripts/build-prior.ts)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = parseOptions(
+    argv,
+    {
+      clips: { type: 'string' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      'max-seconds': { type: 'string' },
+      'no-phones': { type: 'boolean' },
+      prior: { type: 'string' },
+      weights: { type: 'string' },
+      'dump-tracks': { type: 'string' },
+    },
+    usage,
+  );
+  if (!opts) return 0;
+  const dir = resolve(opts.clips ?? defaultClipsDir());
+  const maxSeconds = numberOption('max-seconds', opts['max-seconds'], 0, 0);
+  let weights: { prior: number; phones: number; memory: number } | undefined;
+  if (opts.weights) {
+    const [p, h, m] = opts.weights.split(',').map(Number);
+    weights = { prior: p ?? 1, phones: h ?? 1, memory: m ?? 0.7 };
+  }
+  const report = await evaluateFolder(dir, {
+    only: opts.only?.split(','),
+    maxSeconds: maxSeconds || undefined,
+    phones: opts['no-phones'] ? false : undefined,
+    priorPath: opts.prior ? resolve(opts.prior) : undefined,
+    generator: weights ? { weights } : undefined,
+    log: (m) => console.error(`[eval] ${m}`),
+    onTrack: opts['dump-tracks'] ? trackDumper(resolve(opts['dump-tracks'])) : undefined,
+  });
+  console.log(formatReport(report));
+  if (opts.json) {
+    writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n');
+    console.error(`[eval] wrote ${opts.json}`);
+  }
+  return 0;
+}
+
+/** Writes `<clip>.track.json` (meshes x, y rounded to 0.01 px) and `<clip>.f32` (16 kHz mono audio). */
+function trackDumper(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  return (clip: string, data: TrackedClip) => {
+    const meshes = data.meshes.map((m) => (m ? Array.from(m, (v) => Math.round(v * 100) / 100) : null));
+    writeFileSync(
+      join(dir, `${clip}.track.json`),
+      JSON.stringify({ clip, fps: data.fps, audioOffsetMs: data.audioOffsetMs, meshes }),
+    );
+    writeFileSync(
+      join(dir, `${clip}.f32`),
+      Buffer.from(data.audio.buffer, data.audio.byteOffset, data.audio.byteLength),
+    );
+  };
+}

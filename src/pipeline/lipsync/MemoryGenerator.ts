@@ -1,0 +1,278 @@
+/**
+ * The default landmark generator: no per-person training, improves during the call.
+ *
+ * Per frame, three estimates of the speaker-normalised mouth opening (z-score) are fused:
+ * - the generic prior (ridge over normalised log-mel, {@link OpeningPrior});
+ * - phones, when the drive audio comes with phone timings (dub source) or a recogniser ran over it: a hand table of
+ *   openings, sampled `phoneLeadMs` after the frame because the mouth leads the sound;
+ * - the implicit memory ({@link ImplicitMemory}): the participant's own (audio -> mouth) pairs observed live,
+ *   read by attention with the drive audio's key.
+ * The fused opening is smoothed over the window and turned into 57 content points with the speaker's own shape model
+ * (mean shape + linear change with opening, fitted on the observed frames), plus a part of the memory's residual
+ * shape (width, rounding), in the pose-normalised template frame; then mapped into each frame's pixels with the
+ * frame's own similarity transform (the head pose stays real).
+ */
+import { MEL_CHUNK_FRAMES } from '../audio/mel.ts';
+import { chunkFeatures, FEATURE_DIM, MelNormalizer } from './audioFeatures.ts';
+import { ImplicitMemory } from './ImplicitMemory.ts';
+import type { OpeningPrior } from './OpeningPrior.ts';
+import type { PhoneTrack} from './phones.ts';
+import { phoneOpening } from './phones.ts';
+import { contentFromTemplate, contentOpening, contentToTemplate, meshToTemplate, mouthOpening } from './shape.ts';
+import {
+  CONTENT_POINTS,
+  type LandmarkGenerator,
+  type LandmarkWindow,
+  type LandmarkWindowResult,
+  type SpeakerObservation,
+} from './types.ts';
+
+export interface MemoryGeneratorOptions {
+  /** T (default 5). */
+  windowFrames: number;
+  /** Mel frames added to int(80 i / 25): -5 centres the 200 ms chunk ~30 ms after the frame (mouth leads sound). */
+  melOffsetFrames: number;
+  /** The generic prior, or null. */
+  prior: OpeningPrior | null;
+  /** Phones are read this many ms after the frame (the mouth leads the sound). Default 65. */
+  phoneLeadMs: number;
+  /** Half width of the box over which phone openings are averaged, ms. Default 40. */
+  phoneHalfMs: number;
+  /** Fusion weights of the z-scores. */
+  weights: { prior: number; phones: number; memory: number };
+  /** Memory entries needed before the memory votes (default 75 = 3 s of speech). */
+  minMemory: number;
+  /** Observed frames needed before the generator predicts (before: the real content points). Default 25. */
+  minObserved: number;
+  /** Part of the memory's residual shape (beyond the opening) added to the predicted shape. Default 0.5. */
+  shapeResidual: number;
+  /** Gaussian smoothing of the fused z over frames, sigma in frames (default 1; 0: none). */
+  smoothingFrames: number;
+  /** Fused z-score gain (default 1). */
+  gain: number;
+  /** Frame rate (default 25). */
+  fps: number;
+}
+
+export const defaultMemoryGeneratorOptions: MemoryGeneratorOptions = {
+  windowFrames: 5,
+  melOffsetFrames: -5,
+  prior: null,
+  phoneLeadMs: 65,
+  phoneHalfMs: 40,
+  weights: { prior: 1, phones: 1, memory: 0.7 },
+  minMemory: 75,
+  minObserved: 25,
+  shapeResidual: 0.5,
+  smoothingFrames: 1,
+  gain: 1,
+  fps: 25,
+};
+
+const SHAPE_LEN = CONTENT_POINTS * 2;
+
+/** Running statistics of the speaker's own mouth: opening mean/variance and shape = mean + basis * (opening - mean). */
+class SpeakerShapeModel {
+  n = 0;
+  private sumO = 0;
+  private sumO2 = 0;
+  private readonly sumS = new Float64Array(SHAPE_LEN);
+  private readonly sumOS = new Float64Array(SHAPE_LEN);
+  minO = Infinity;
+  maxO = -Infinity;
+
+  add(opening: number, shape: ArrayLike<number>): void {
+    this.n++;
+    this.sumO += opening;
+    this.sumO2 += opening * opening;
+    for (let j = 0; j < SHAPE_LEN; j++) {
+      this.sumS[j]! += shape[j]!;
+      this.sumOS[j]! += opening * shape[j]!;
+    }
+    this.minO = Math.min(this.minO, opening);
+    this.maxO = Math.max(this.maxO, opening);
+  }
+
+  get meanO(): number {
+    return this.n ? this.sumO / this.n : 0;
+  }
+
+  get stdO(): number {
+    if (this.n < 2) return 0.05;
+    const m = this.meanO;
+    return Math.sqrt(Math.max(1e-6, this.sumO2 / this.n - m * m));
+  }
+
+  /** Shape at a given opening (template frame). */
+  shapeAt(opening: number, out: Float32Array): Float32Array {
+    const m = this.meanO;
+    const varO = this.stdO ** 2;
+    for (let j = 0; j < SHAPE_LEN; j++) {
+      const meanS = this.sumS[j]! / this.n;
+      const cov = this.sumOS[j]! / this.n - m * meanS;
+      out[j] = meanS + (cov / varO) * (opening - m);
+    }
+    return out;
+  }
+
+  meanShape(out: Float32Array): Float32Array {
+    for (let j = 0; j < SHAPE_LEN; j++) out[j] = this.sumS[j]! / this.n;
+    return out;
+  }
+}
+
+interface FrameEstimate {
+  z: number;
+  memShape: Float32Array | null;
+  memOpening: number;
+}
+
+export class MemoryGenerator implements LandmarkGenerator {
+  readonly name = 'memory';
+  readonly options: MemoryGeneratorOptions;
+  readonly memory = new ImplicitMemory({ keyDim: FEATURE_DIM });
+  readonly speaker = new SpeakerShapeModel();
+  private readonly ownNorm: MelNormalizer;
+  private readonly driveNorm: MelNormalizer;
+  private phones: PhoneTrack | null = null;
+  private phoneSum = 0;
+  private phoneSum2 = 0;
+  private phoneN = 0;
+  private readonly estimates = new Map<number, FrameEstimate>();
+  private readonly feat = new Float32Array(FEATURE_DIM);
+  /** Force a constant mouth (the speaker's mean shape): the evaluation's `mean` baseline. */
+  meanOnly = false;
+
+  constructor(options: Partial<MemoryGeneratorOptions> = {}) {
+    this.options = { ...defaultMemoryGeneratorOptions, ...options };
+    const p = this.options.prior?.file;
+    this.ownNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
+    this.driveNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
+  }
+
+  get windowFrames(): number {
+    return this.options.windowFrames;
+  }
+
+  get melOffsetFrames(): number {
+    return this.options.melOffsetFrames;
+  }
+
+  /** Phone timings of the drive audio (times on the drive audio's clock, ms from frame 0). */
+  setPhones(track: PhoneTrack | null): void {
+    this.phones = track;
+  }
+
+  observe(obs: SpeakerObservation): void {
+    const t = meshToTemplate(obs.mesh);
+    const shape = contentToTemplate(obs.mesh, t);
+    const opening = mouthOpening(obs.mesh);
+    // ~3.2 new mel frames per video frame: add the chunk's first 3 to the running statistics.
+    this.ownNorm.addChunkFrames(obs.mel, MEL_CHUNK_FRAMES, 0, 3);
+    chunkFeatures(obs.mel, this.ownNorm, this.feat);
+    this.memory.write(this.feat, shape, opening);
+    this.speaker.add(opening, shape);
+  }
+
+  private estimate(frameIndex: number, mel: Float32Array): FrameEstimate {
+    const cached = this.estimates.get(frameIndex);
+    if (cached) return cached;
+    const o = this.options;
+    this.driveNorm.addChunkFrames(mel, MEL_CHUNK_FRAMES, 0, 3);
+    chunkFeatures(mel, this.driveNorm, this.feat);
+    let zSum = 0;
+    let wSum = 0;
+    if (o.prior && o.weights.prior > 0) {
+      zSum += o.weights.prior * o.prior.predict(this.feat);
+      wSum += o.weights.prior;
+    }
+    if (this.phones && o.weights.phones > 0) {
+      const ms = (frameIndex * 1000) / o.fps + o.phoneLeadMs;
+      const v = this.phones.openingAround(ms, o.phoneHalfMs);
+      this.phoneN++;
+      this.phoneSum += v;
+      this.phoneSum2 += v * v;
+      // Running statistics with a prior (mean 0.35, sd 0.3) worth 50 frames.
+      const n = this.phoneN + 50;
+      const m = (this.phoneSum + 50 * 0.35) / n;
+      const sd = Math.sqrt(Math.max(1e-4, (this.phoneSum2 + 50 * (0.09 + 0.35 * 0.35)) / n - m * m));
+      zSum += (o.weights.phones * (v - m)) / sd;
+      wSum += o.weights.phones;
+    }
+    let memShape: Float32Array | null = null;
+    let memOpening = 0;
+    if (this.memory.size >= o.minMemory && o.weights.memory > 0) {
+      const r = this.memory.read(this.feat);
+      if (r) {
+        memShape = r.shape;
+        memOpening = r.opening;
+        zSum += (o.weights.memory * (r.opening - this.speaker.meanO)) / this.speaker.stdO;
+        wSum += o.weights.memory;
+      }
+    }
+    const est = { z: wSum > 0 ? zSum / wSum : 0, memShape, memOpening };
+    this.estimates.set(frameIndex, est);
+    for (const k of this.estimates.keys()) {
+      if (k < frameIndex - 30) this.estimates.delete(k);
+      else break;
+    }
+    return est;
+  }
+
+  generate(window: LandmarkWindow): Promise<LandmarkWindowResult> {
+    const o = this.options;
+    const content: Float32Array[] = [];
+    const openingIod: number[] = [];
+    const ests = window.frames.map((f, i) => this.estimate(f.frameIndex, window.mel[i]!));
+    const shape = new Float32Array(SHAPE_LEN);
+    const memBase = new Float32Array(SHAPE_LEN);
+    for (let i = 0; i < window.frames.length; i++) {
+      const f = window.frames[i]!;
+      const t = meshToTemplate(f.mesh);
+      if (this.speaker.n < o.minObserved) {
+        // Nothing learned yet: keep the real mouth.
+        const real = contentToTemplate(f.mesh, t);
+        content.push(contentFromTemplate(real, t));
+        openingIod.push(contentOpening(real));
+        continue;
+      }
+      let opening: number;
+      if (this.meanOnly) {
+        this.speaker.meanShape(shape);
+        opening = contentOpening(shape);
+      } else {
+        // Smooth z over the frames around f: cached estimates of neighbours (earlier windows) and this window's.
+        let z = 0;
+        let wz = 0;
+        const sigma = o.smoothingFrames;
+        const reach = sigma > 0 ? Math.ceil(2 * sigma) : 0;
+        for (let d = -reach; d <= reach; d++) {
+          const e = d === 0 ? ests[i] : (this.estimates.get(f.frameIndex + d) ?? null);
+          if (!e) continue;
+          const w = sigma > 0 ? Math.exp((-0.5 * d * d) / (sigma * sigma)) : 1;
+          z += w * e.z;
+          wz += w;
+        }
+        z = wz > 0 ? (z / wz) * o.gain : 0;
+        const sp = this.speaker;
+        opening = Math.min(sp.maxO * 1.1, Math.max(sp.minO, sp.meanO + z * sp.stdO));
+        sp.shapeAt(opening, shape);
+        const e = ests[i]!;
+        if (e.memShape && o.shapeResidual > 0) {
+          sp.shapeAt(e.memOpening, memBase);
+          for (let j = 0; j < SHAPE_LEN; j++) shape[j]! += o.shapeResidual * (e.memShape[j]! - memBase[j]!);
+        }
+      }
+      content.push(contentFromTemplate(shape, t));
+      openingIod.push(opening);
+    }
+    return Promise.resolve({ content, openingIod });
+  }
+
+  close(): void {
+    this.estimates.clear();
+  }
+}
+
+/** Opening of a phone label, re-exported for callers that build phone-only predictions. */
+export { phoneOpening };

@@ -1,0 +1,89 @@
+/** Runs the reconstruction evaluation over a folder of clips and summarises it. */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluateClip, type ClipFigures, type EvalOptions } from './runEval.ts';
+
+export { evaluateClip, type ClipFigures, type EvalOptions, type TrackedClip } from './runEval.ts';
+
+export interface EvalReport {
+  clips: ClipFigures[];
+  /** Means over the close-up clips (scored). */
+  mean: Record<string, number>;
+  /** Means over the portrait clips (robustness only). */
+  portraitMean: Record<string, number>;
+  options: Record<string, unknown>;
+}
+
+const NUMERIC: (keyof ClipFigures)[] = [
+  'mouthCorr',
+  'mouthCorrPredicted',
+  'mouthCorrMeanBaseline',
+  'lipLmd',
+  'lipLmdMean',
+  'lipLmdOracle',
+  'avOffsetMs',
+  'psnr',
+  'ssim',
+  'psnrOracle',
+  'ssimOracle',
+  'psnrMean',
+  'lipJitter',
+  'lipJitterReal',
+  'renderedFraction',
+];
+
+function means(rows: ClipFigures[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of NUMERIC) {
+    const v = rows.map((r) => r[k] as number).filter((x) => Number.isFinite(x));
+    out[k] = v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
+  }
+  out.clips = rows.length;
+  return out;
+}
+
+export async function evaluateFolder(dir: string, opts: EvalOptions & { only?: string[] } = {}): Promise<EvalReport> {
+  const files = readdirSync(dir)
+    .filter((f) => /\.(mp4|mkv|webm|mov)$/i.test(f))
+    .filter((f) => !opts.only || opts.only.some((o) => f.includes(o)))
+    .sort();
+  const clips: ClipFigures[] = [];
+  for (const f of files) {
+    opts.log?.(`evaluating ${f}`);
+    clips.push(await evaluateClip(join(dir, f), opts));
+  }
+  return {
+    clips,
+    mean: means(clips.filter((c) => c.kind === 'closeup')),
+    portraitMean: means(clips.filter((c) => c.kind === 'portrait')),
+    options: { maxSeconds: opts.maxSeconds ?? null, phones: opts.phones ?? 'auto', generator: opts.generator ?? {} },
+  };
+}
+
+export function formatReport(r: EvalReport): string {
+  const cols: (keyof ClipFigures)[] = [
+    'mouthCorr',
+    'mouthCorrPredicted',
+    'mouthCorrMeanBaseline',
+    'lipLmd',
+    'lipLmdMean',
+    'lipLmdOracle',
+    'avOffsetMs',
+    'psnr',
+    'psnrOracle',
+    'ssim',
+    'lipJitter',
+  ];
+  const w = 32;
+  const head = 'clip'.padEnd(w) + cols.map((c) => String(c).slice(0, 11).padStart(12)).join('');
+  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? v.toFixed(4) : 'nan') : String(v));
+  const lines = [head];
+  for (const c of r.clips) {
+    lines.push(c.clip.slice(0, w - 1).padEnd(w) + cols.map((k) => fmt(c[k]).padStart(12)).join(''));
+  }
+  lines.push('mean (close-ups)'.padEnd(w) + cols.map((k) => fmt(r.mean[k]).padStart(12)).join(''));
+  if (r.portraitMean.clips) {
+    lines.push('mean (portraits)'.padEnd(w) + cols.map((k) => fmt(r.portraitMean[k]).padStart(12)).join(''));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,314 @@
+/**
+ * Reconstruction evaluation. For each clip: decode at the engine's 25 fps clock, track every frame (the project's own
+ * tracker), run three lip-sync engines side by side on the same input (the default generator; the speaker's mean
+ * warm-up mouth; the real landmarks = oracle). First half: warm-up (memories learn; not scored). Second half:
+ * learning off, the mouth re-rendered from the clip's own audio, and each OUTPUT frame tracked again with a fresh
+ * tracker, so both sides of every landmark figure are measured by the same tracker on real pixels.
+ */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createFaceTracker, type FaceTracker } from '../../face/index.ts';
+import type { FaceResult } from '../../face/types.ts';
+import { MediaFileReader, readAudioPcm } from '../../io/mediaFile.ts';
+import type { AudioFrame, VideoFrame } from '../../media.ts';
+import { LipsyncEngine } from '../LipsyncEngine.ts';
+import { MemoryGenerator, type MemoryGeneratorOptions } from '../MemoryGenerator.ts';
+import { MemoryRenderer } from '../MemoryRenderer.ts';
+import { defaultPriorPath, OpeningPrior } from '../OpeningPrior.ts';
+import { allphoneAvailable, PhoneTrack, recognizePhones } from '../phones.ts';
+import { meshXY, mouthOpening } from '../shape.ts';
+import { bestLagMs, cropQuality, lipDistanceIod, lipJitter, lowerFaceBox, pearson } from './metrics.ts';
+
+export interface EvalOptions {
+  /** Only this many seconds of each clip (default: all). */
+  maxSeconds?: number;
+  /** Use pocketsphinx allphone phones of the drive audio (default: when installed). */
+  phones?: boolean;
+  /** Prior model file (default models/lipsync/opening-prior.json); leave-one-clip-out folds are used. */
+  priorPath?: string;
+  /** Generator settings (fusion weights, lead...). */
+  generator?: Partial<MemoryGeneratorOptions>;
+  log?: (m: string) => void;
+  /** Receives per-frame real meshes + audio for the prior builder. */
+  onTrack?: (clip: string, data: TrackedClip) => void;
+}
+
+/** Per-frame real tracking of a clip (for the prior builder). */
+export interface TrackedClip {
+  fps: number;
+  meshes: (Float32Array | null)[];
+  audio: Float32Array;
+  /** First audio sample's time relative to frame 0, ms. */
+  audioOffsetMs: number;
+}
+
+export interface ClipFigures {
+  clip: string;
+  kind: 'closeup' | 'portrait';
+  frames: number;
+  scoredFrames: number;
+  mouthCorr: number;
+  lipLmd: number;
+  lipLmdMean: number;
+  lipLmdOracle: number;
+  avOffsetMs: number;
+  psnr: number;
+  ssim: number;
+  psnrOracle: number;
+  ssimOracle: number;
+  psnrMean: number;
+  lipJitter: number;
+  lipJitterReal: number;
+  /**
+   * mouthCorr of the `mean` baseline's rendered frames (a constant target mouth): how much of the real mouth motion
+   * the tracker still reads through the renderer (the real jaw and cheeks stay in the frame). mouthCorr is only
+   * informative above it.
+   */
+  mouthCorrMeanBaseline: number;
+  /** mouthCorr of the generator's predicted landmarks themselves (before rendering and re-tracking). */
+  mouthCorrPredicted: number;
+  renderedFraction: number;
+  algorithmicLatencyMs: number;
+  phones: boolean;
+  prior: string;
+}
+
+type Variant = 'pred' | 'mean' | 'oracle';
+const VARIANTS: Variant[] = ['pred', 'mean', 'oracle'];
+
+interface VariantAcc {
+  openings: (number | null)[];
+  meshes: (Float32Array | null)[];
+  lmd: number[];
+  psnr: number[];
+  ssim: number[];
+  rendered: number;
+}
+
+const mean = (a: readonly number[]) => {
+  const v = a.filter((x) => Number.isFinite(x));
+  return v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
+};
+
+export async function evaluateClip(path: string, opts: EvalOptions = {}): Promise<ClipFigures> {
+  const log = opts.log ?? (() => {});
+  const clip = basename(path);
+  const fps = 25;
+  const frameUs = 1e6 / fps;
+  const reader = await MediaFileReader.open(path, { audio: false });
+  const info = reader.info;
+  const v = info.video;
+  if (!v) throw new Error(`${clip}: no video stream`);
+  const kind: ClipFigures['kind'] = v.height > v.width * 1.3 ? 'portrait' : 'closeup';
+  let seconds = info.durationUs / 1e6;
+  if (opts.maxSeconds) seconds = Math.min(seconds, opts.maxSeconds);
+  const total = Math.floor(seconds * fps);
+  const half = Math.floor(total / 2);
+  const pcm = await readAudioPcm(path, 16000);
+
+  let phones: PhoneTrack | null = null as PhoneTrack | null;
+  const usePhones = opts.phones ?? allphoneAvailable();
+  let priorName = 'none';
+  let prior: OpeningPrior | null = null;
+  const priorPath = opts.priorPath ?? defaultPriorPath;
+  if (existsSync(priorPath)) {
+    prior = OpeningPrior.load(priorPath, clip);
+    priorName = prior.file.folds[clip] ? `leave-out(${clip})` : 'full';
+  }
+
+  const trackers = new Map<Variant | 'real', FaceTracker>();
+  trackers.set('real', createFaceTracker());
+  for (const vname of VARIANTS) trackers.set(vname, createFaceTracker());
+  const realResults = new Map<number, FaceResult>();
+  const track = (frame: VideoFrame, index: number): FaceResult => {
+    let r = realResults.get(index);
+    if (!r) {
+      r = trackers.get('real')!.trackSync(frame);
+      realResults.set(index, r);
+      for (const k of realResults.keys()) if (k < index - 40) realResults.delete(k);
+    }
+    return r;
+  };
+  const realFrames = new Map<number, { frame: VideoFrame; mesh: Float32Array | null; pending: number }>();
+  const realOpenings: (number | null)[] = [];
+  const realMeshes: (Float32Array | null)[] = [];
+  const predictedOpenings: (number | null)[] = [];
+  const acc = new Map<Variant, VariantAcc>();
+  // The first video timestamp, known before decoding from the probe is not reliable: peek the first frame.
+  let t0Us = 0;
+  const audioT0Us = pcm.timestampUs;
+  let audioOffsetMs = 0;
+  const allMeshes: (Float32Array | null)[] = [];
+  const engines = new Map<Variant, LipsyncEngine>();
+
+  for (const vname of VARIANTS) {
+    const generator = new MemoryGenerator({ prior, ...opts.generator });
+    if (vname === 'mean') generator.meanOnly = true;
+    const engine = new LipsyncEngine({
+      track,
+      generator,
+      renderer: new MemoryRenderer(),
+      driveAudio: false,
+      targetOverride: vname === 'oracle' ? (_i, mesh) => mesh : undefined,
+    });
+    const a: VariantAcc = { openings: [], meshes: [], lmd: [], psnr: [], ssim: [], rendered: 0 };
+    acc.set(vname, a);
+    engine.on('video', (out) => {
+      const index = Math.round((out.timestampUs - engine.delayMs * 1000 - t0Us) / frameUs);
+      const real = realFrames.get(index);
+      if (!real) return;
+      if (index >= half) {
+        const r = trackers.get(vname)!.trackSync(out);
+        const mesh = r.ok ? meshXY(r.face.landmarks) : null;
+        const k = index - half;
+        a.openings[k] = mesh ? mouthOpening(mesh) : null;
+        a.meshes[k] = mesh;
+        if (mesh && real.mesh) {
+          a.lmd.push(lipDistanceIod(real.mesh, mesh));
+          const q = cropQuality(real.frame, out, lowerFaceBox(real.mesh, out.width, out.height));
+          a.psnr.push(q.psnr);
+          a.ssim.push(q.ssim);
+        }
+        if (out.data !== real.frame.data) a.rendered++;
+      }
+      if (--real.pending <= 0) realFrames.delete(index);
+    });
+    engine.on('warning', (m) => log(`${clip} [${vname}] ${m}`));
+    engines.set(vname, engine);
+  }
+  // Predicted opening of the default generator for each frame (the centre of its window), before rendering.
+  const predEngine = engines.get('pred')!;
+  const predGen = predEngine.generator as MemoryGenerator;
+  const origGenerate = predGen.generate.bind(predGen);
+  predGen.generate = async (w) => {
+    const res = await origGenerate(w);
+    const c = w.frames.length >> 1;
+    const f = w.frames[c];
+    if (f && f.frameIndex >= half && res.openingIod) predictedOpenings[f.frameIndex - half] = res.openingIod[c] ?? null;
+    return res;
+  };
+  const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples) : null;
+
+  // Audio, pushed ahead of the video in 40 ms frames.
+  const audioFrameLen = 640;
+  let audioPos = 0;
+  const pushAudioUntil = (untilUs: number) => {
+    while (audioPos < pcm.samples.length && audioT0Us + (audioPos / 16000) * 1e6 < untilUs) {
+      const n = Math.min(audioFrameLen, pcm.samples.length - audioPos);
+      const data = new Int16Array(n);
+      for (let i = 0; i < n; i++)
+        data[i] = Math.max(-32768, Math.min(32767, Math.round(pcm.samples[audioPos + i]! * 32767)));
+      const f: AudioFrame = {
+        data,
+        sampleRate: 16000,
+        channels: 1,
+        samplesPerChannel: n,
+        timestampUs: audioT0Us + (audioPos / 16000) * 1e6,
+      };
+      for (const e of engines.values()) e.pushSpeakerAudio(f);
+      audioPos += n;
+    }
+  };
+
+  const started = performance.now();
+  let tick = 0;
+  let prev: VideoFrame | null = null;
+  let first = true;
+  const emit = async (frame: VideoFrame) => {
+    if (tick >= total) return;
+    const ts = t0Us + tick * frameUs;
+    if (tick === half) for (const e of engines.values()) e.setLearning(false);
+    pushAudioUntil(ts + 1e6);
+    const res = track(frame, tick);
+    const mesh = res.ok ? meshXY(res.face.landmarks) : null;
+    allMeshes[tick] = mesh;
+    realFrames.set(tick, { frame, mesh, pending: VARIANTS.length });
+    if (tick >= half) {
+      realOpenings[tick - half] = mesh ? mouthOpening(mesh) : null;
+      realMeshes[tick - half] = mesh;
+    }
+    const f: VideoFrame = { ...frame, timestampUs: ts };
+    for (const e of engines.values()) e.pushVideo(f);
+    for (const e of engines.values()) await e.settled();
+    tick++;
+  };
+  try {
+    for await (const m of reader.frames()) {
+      if (m.kind !== 'video') continue;
+      const fr = m.frame;
+      if (first) {
+        t0Us = fr.timestampUs;
+        first = false;
+        audioOffsetMs = (audioT0Us - t0Us) / 1000;
+        if (segs) {
+          // Phone times are relative to the first audio sample; the generator reads them on the frame clock.
+          const shift = (s: { startMs: number; endMs: number }) => ({
+            startMs: s.startMs + audioOffsetMs,
+            endMs: s.endMs + audioOffsetMs,
+          });
+          phones = new PhoneTrack(segs.map((s) => ({ ...s, ...shift(s) })));
+          predGen.setPhones(phones);
+        }
+      }
+      // Nearest-frame resampling to 25 fps.
+      while (tick < total && t0Us + tick * frameUs <= fr.timestampUs) {
+        const tt = t0Us + tick * frameUs;
+        const use = prev && Math.abs(prev.timestampUs - tt) < Math.abs(fr.timestampUs - tt) ? prev : fr;
+        await emit(use);
+      }
+      prev = fr;
+      if (tick >= total) break;
+    }
+    while (prev && tick < total && t0Us + tick * frameUs <= prev.timestampUs + frameUs) await emit(prev);
+    pushAudioUntil(Infinity);
+    for (const e of engines.values()) await e.flush();
+  } finally {
+    reader.close();
+  }
+  const elapsed = (performance.now() - started) / 1000;
+
+  const p = acc.get('pred')!;
+  const pairs = (gen: (number | null)[]) => {
+    const a: number[] = [];
+    const b: number[] = [];
+    realOpenings.forEach((r, i) => {
+      const g = gen[i];
+      if (r != null && g != null) {
+        a.push(r);
+        b.push(g);
+      }
+    });
+    return pearson(a, b);
+  };
+  const scored = realOpenings.length;
+  const figures: ClipFigures = {
+    clip,
+    kind,
+    frames: tick,
+    scoredFrames: scored,
+    mouthCorr: pairs(p.openings),
+    lipLmd: mean(p.lmd),
+    lipLmdMean: mean(acc.get('mean')!.lmd),
+    lipLmdOracle: mean(acc.get('oracle')!.lmd),
+    avOffsetMs: bestLagMs(realOpenings, p.openings, fps).lagMs,
+    psnr: mean(p.psnr),
+    ssim: mean(p.ssim),
+    psnrOracle: mean(acc.get('oracle')!.psnr),
+    ssimOracle: mean(acc.get('oracle')!.ssim),
+    psnrMean: mean(acc.get('mean')!.psnr),
+    lipJitter: lipJitter(p.meshes),
+    lipJitterReal: lipJitter(realMeshes),
+    mouthCorrPredicted: pairs(predictedOpenings),
+    mouthCorrMeanBaseline: pairs(acc.get('mean')!.openings),
+    renderedFraction: scored ? p.rendered / scored : 0,
+    algorithmicLatencyMs: predEngine.latency.totalMs,
+    phones: phones !== null,
+    prior: priorName,
+  };
+  opts.onTrack?.(clip, { fps, meshes: allMeshes, audio: pcm.samples, audioOffsetMs });
+  for (const [n, e] of engines) log(`${clip} [${n}] ${JSON.stringify(e.counters)} ${JSON.stringify(e.timings)}`);
+  for (const e of engines.values()) e.close();
+  for (const t of trackers.values()) t.close();
+  log(`${clip}: ${tick} frames in ${elapsed.toFixed(1)} s`);
+  return figures;
+}

@@ -1,0 +1,140 @@
+/**
+ * The warp mesh of the lower face: MediaPipe's own tesselation restricted to the vertices below the nose tip, plus a
+ * fan over the inner-lip polygon around one extra vertex (the mouth's centre), because FaceMesh leaves the inner
+ * mouth as a hole. Each vertex carries a paste weight: 0 on the region's border, rising to 1 over `featherIod`
+ * (distance in the canonical face) so the pasted region blends into the real frame without a seam. Inner-mouth
+ * triangles are flagged: teeth and tongue are only taken from references with a similar opening.
+ */
+import { canonicalFace, tesselationTriangles } from '../face/geometry/mediapipeTopology.ts';
+
+/** Inner-lip contour in order around the mouth (upper from the right corner, then lower back). */
+export const INNER_LIP_LOOP: readonly number[] = [
+  78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+];
+
+export interface MouthMesh {
+  /** Mesh indices of the vertices (the last vertex is virtual: the inner-mouth centre, index -1). */
+  vertices: Int32Array;
+  /** Triangles as triples of positions into `vertices`. */
+  triangles: Uint16Array;
+  /** Per triangle: 1 when it lies inside the inner mouth. */
+  innerMouth: Uint8Array;
+  /** Paste weight per vertex in [0, 1]. */
+  weights: Float32Array;
+  /** Per vertex, 1 when it is on the border (never displaced). */
+  border: Uint8Array;
+}
+
+let cached: MouthMesh | undefined;
+
+/**
+ * @param belowNoseIod vertices whose canonical y is at least this far below the nose tip are included (IOD units;
+ *   negative includes a band above it)
+ */
+export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05): MouthMesh {
+  if (cached) return cached;
+  const { positions } = canonicalFace();
+  const iod = Math.hypot(
+    (positions[33 * 3]! + positions[133 * 3]! - positions[362 * 3]! - positions[263 * 3]!) / 2,
+    (positions[33 * 3 + 1]! + positions[133 * 3 + 1]! - positions[362 * 3 + 1]! - positions[263 * 3 + 1]!) / 2,
+  );
+  const noseY = -positions[1 * 3 + 1]!; // y down
+  const y = (i: number) => -positions[i * 3 + 1]!;
+  const x = (i: number) => positions[i * 3]!;
+  const tris = tesselationTriangles();
+  const inSet = new Uint8Array(468);
+  for (let i = 0; i < 468; i++) if ((y(i) - noseY) / iod >= belowNoseIod) inSet[i] = 1;
+  const kept: number[] = [];
+  const touched = new Uint8Array(468);
+  for (let t = 0; t + 2 < tris.length; t += 3) {
+    const a = tris[t]!;
+    const b = tris[t + 1]!;
+    const c = tris[t + 2]!;
+    if (inSet[a] && inSet[b] && inSet[c]) {
+      kept.push(a, b, c);
+      touched[a] = touched[b] = touched[c] = 1;
+    }
+  }
+  // Border: edges used by exactly one kept triangle (the region's outline, or the mesh's own).
+  const edgeCount = new Map<number, number>();
+  const key = (a: number, b: number) => (a < b ? a * 1000 + b : b * 1000 + a);
+  for (let t = 0; t < kept.length; t += 3) {
+    for (const [a, b] of [
+      [kept[t]!, kept[t + 1]!],
+      [kept[t + 1]!, kept[t + 2]!],
+      [kept[t + 2]!, kept[t]!],
+    ] as const) {
+      edgeCount.set(key(a, b), (edgeCount.get(key(a, b)) ?? 0) + 1);
+    }
+  }
+  const innerSet = new Set(INNER_LIP_LOOP);
+  const borderMesh = new Uint8Array(468);
+  for (const [k, n] of edgeCount) {
+    if (n !== 1) continue;
+    const a = Math.floor(k / 1000);
+    const b = k % 1000;
+    if (innerSet.has(a) && innerSet.has(b)) continue; // the mouth hole is not a border
+    borderMesh[a] = borderMesh[b] = 1;
+  }
+  const verts: number[] = [];
+  const pos = new Int32Array(469).fill(-1);
+  for (let i = 0; i < 468; i++) {
+    if (touched[i]) {
+      pos[i] = verts.length;
+      verts.push(i);
+    }
+  }
+  const centre = verts.length;
+  verts.push(-1);
+  const triangles: number[] = kept.map((i) => pos[i]!);
+  const inner: number[] = new Array<number>(kept.length / 3).fill(0);
+  for (let i = 0; i < INNER_LIP_LOOP.length; i++) {
+    const a = INNER_LIP_LOOP[i]!;
+    const b = INNER_LIP_LOOP[(i + 1) % INNER_LIP_LOOP.length]!;
+    triangles.push(pos[a]!, pos[b]!, centre);
+    inner.push(1);
+  }
+  const weights = new Float32Array(verts.length);
+  const border = new Uint8Array(verts.length);
+  const borderPts = verts.filter((v) => v >= 0 && borderMesh[v]);
+  verts.forEach((v, i) => {
+    if (v < 0) {
+      weights[i] = 1;
+      return;
+    }
+    if (borderMesh[v]) {
+      border[i] = 1;
+      weights[i] = 0;
+      return;
+    }
+    let d = Infinity;
+    for (const b of borderPts) d = Math.min(d, Math.hypot(x(v) - x(b), y(v) - y(b)) / iod);
+    weights[i] = Math.min(1, d / featherIod);
+  });
+  cached = {
+    vertices: Int32Array.from(verts),
+    triangles: Uint16Array.from(triangles),
+    innerMouth: Uint8Array.from(inner),
+    weights,
+    border,
+  };
+  return cached;
+}
+
+/** Vertex positions (x, y) of the mouth mesh for a (x, y) face mesh. */
+export function meshVertices(m: MouthMesh, mesh: ArrayLike<number>, out = new Float32Array(m.vertices.length * 2)) {
+  let cx = 0;
+  let cy = 0;
+  for (const i of INNER_LIP_LOOP) {
+    cx += mesh[2 * i]!;
+    cy += mesh[2 * i + 1]!;
+  }
+  cx /= INNER_LIP_LOOP.length;
+  cy /= INNER_LIP_LOOP.length;
+  for (let k = 0; k < m.vertices.length; k++) {
+    const v = m.vertices[k]!;
+    out[2 * k] = v < 0 ? cx : mesh[2 * v]!;
+    out[2 * k + 1] = v < 0 ? cy : mesh[2 * v + 1]!;
+  }
+  return out;
+}
