@@ -15,3 +15,6 @@ export * from './rtpSender.ts';
 export * from './clock.ts';
 export * from './queue.ts';
 export * from './TranscodingProcessor.ts';
+export * from './sinks.ts';
+export * from './frameRate.ts';
+export * from './dub.ts';
