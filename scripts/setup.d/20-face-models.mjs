@@ -4,7 +4,6 @@
 // regenerated here rather than committed; models/manifest.json records the sha256 each should have.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 export const name = 'face-models';
@@ -26,16 +25,6 @@ function manifest(root) {
   return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : { models: {} };
 }
 
-/** Byte ranges from the Emscripten loader next to the pack (so a new package version still resolves). */
-function packedRanges(pkgDir) {
-  const loader = readFileSync(join(pkgDir, 'face_mesh_solution_packed_assets_loader.js'), 'utf8');
-  const ranges = new Map();
-  for (const m of loader.matchAll(/"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g)) {
-    ranges.set(m[1], [Number(m[2]), Number(m[3])]);
-  }
-  return ranges;
-}
-
 export async function isReady({ root }) {
   const m = manifest(root).models ?? {};
   return MODELS.every(({ id, out }) => {
@@ -45,29 +34,23 @@ export async function isReady({ root }) {
 }
 
 export async function run({ root, log }) {
-  const require = createRequire(join(root, 'package.json'));
-  const pkgJson = require.resolve('@mediapipe/face_mesh/package.json');
-  const pkgDir = dirname(pkgJson);
-  const pkgVersion = JSON.parse(readFileSync(pkgJson, 'utf8')).version;
-  const pack = readFileSync(join(pkgDir, 'face_mesh_solution_packed_assets.data'));
-  const ranges = packedRanges(pkgDir);
   const { register } = await import('tsx/esm/api');
   const unregister = register();
   let convertTflite;
+  let openFaceMeshPack;
   try {
     ({ convertTflite } = await import('../tflite2onnx/convert.ts'));
+    ({ openFaceMeshPack } = await import('../tflite2onnx/mediapipePack.ts'));
   } finally {
     await unregister();
   }
+  const pack = openFaceMeshPack(root);
   const m = manifest(root).models ?? {};
   for (const { id, packed, out } of MODELS) {
-    const key = [...ranges.keys()].find((k) => k.endsWith(packed));
-    if (!key) throw new Error(`${packed} not found in @mediapipe/face_mesh ${pkgVersion}`);
-    const [start, end] = ranges.get(key);
-    const tflite = pack.subarray(start, end);
+    const tflite = pack.file(packed).data;
     const expected = m[id];
     if (expected?.provenance?.sourceSha256 && expected.provenance.sourceSha256 !== sha256(tflite)) {
-      log(`warning: ${packed} differs from the one recorded in models/manifest.json (package ${pkgVersion})`);
+      log(`warning: ${packed} differs from the one recorded in models/manifest.json (package ${pack.version})`);
     }
     const { onnx } = convertTflite(tflite, id);
     const dest = join(root, out);

@@ -95,11 +95,16 @@ export function* noisyStill(frame: VideoFrame, count: number, sigma = 2.5, seed 
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     return s / 4294967296;
   };
-  const k = sigma * 2; // sum of three uniforms has std 0.5
+  // A table of noise values (sum of three uniforms, std 0.5 * 2 * sigma) read from a new random offset per frame.
+  const table = new Float32Array(1 << 16);
+  for (let i = 0; i < table.length; i++) table[i] = (rnd() + rnd() + rnd() - 1.5) * 2 * sigma;
+  const mask = table.length - 1;
   for (let n = 0; n < count; n++) {
     const data = new Uint8Array(frame.data.length);
+    const off = (rnd() * table.length) | 0;
+    const stride = 1 + 2 * ((rnd() * 1000) | 0);
     for (let i = 0; i < data.length; i++) {
-      const v = (frame.data[i] ?? 0) + (rnd() + rnd() + rnd() - 1.5) * k;
+      const v = (frame.data[i] ?? 0) + (table[(off + i * stride) & mask] ?? 0);
       data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
     yield { ...frame, data, timestampUs: frame.timestampUs + n * 40_000 };
