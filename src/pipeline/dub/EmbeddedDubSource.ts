@@ -76,6 +76,11 @@ export class EmbeddedDubSource extends TypedEmitter<DubSourceEvents> implements 
     return this._closed;
   }
 
+  /** Voice-activity cost so far (for the bench): total inference time and frames of 32 ms. */
+  get vadStats(): { vadMs: number; frames: number } {
+    return { vadMs: this.input.vadMs, frames: this.input.vadFrames };
+  }
+
   private get passthrough(): boolean {
     return this.targetLanguage === this.sourceLanguage && this.opts.englishMode === 'passthrough';
   }
