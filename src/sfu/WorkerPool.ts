@@ -85,7 +85,7 @@ export class WorkerPool extends SafeEmitter<WorkerPoolEvents> {
   #onDied(slot: Slot, error: Error): void {
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
-    logger.error(`worker ${slot.worker.pid} died (${error.message}); ${slot.rooms} room(s) on it close`);
+    logger.error(`worker ${slot.worker.pid} died (${error.message}); its rooms closed and their peers were told`);
     this.safeEmit('workerdied', slot.worker.pid, error);
     if (this.#closed || !this.#respawn) return;
     this.#spawn().then(

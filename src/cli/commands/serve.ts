@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { numberOption, parseOptions, UsageError } from '../args.ts';
+import { repoRoot } from '../paths.ts';
+
+export const summary = 'run the SFU: HTTP + WebSocket signalling on one port, mediasoup workers, taps';
+
+const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers N] [--secret S] [--mode demo|prod]
+                     [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages en,fr]
+  --port N            HTTP + WebSocket port (default 8080; 0 picks a free one)
+  --host H            interface for HTTP/WS (default 127.0.0.1: loopback only)
+  --workers N         mediasoup workers (default: one per core)
+  --secret S          token secret, >= 16 chars (default: $LIPSYNC_SECRET, else random per run)
+  --mode M            demo (default): GET /token mints tokens for the demo page; prod: no token endpoint
+  --listen-ip IP      IP the WebRTC transports bind (default: --host, or 0.0.0.0 when --host is 0.0.0.0)
+  --announced-ip A    address announced in ICE candidates (public IP / hostname behind NAT)
+  --rtc-ports A-B     UDP/TCP port range for WebRTC (default 10000-59999)
+  --static DIR        static files at / (default: src/client-sdk/demo when it exists)
+  --languages L       dub languages rooms advertise, comma-separated (default none)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = parseOptions(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      secret: { type: 'string' },
+      mode: { type: 'string' },
+      'listen-ip': { type: 'string' },
+      'announced-ip': { type: 'string' },
+      'rtc-ports': { type: 'string' },
+      static: { type: 'string' },
+      languages: { type: 'string' },
+    },
+    usage,
+  );
+  if (!opts) return 0;
+  const port = numberOption('port', opts.port, 8080, 0, 65535);
+  const host = opts.host ?? '127.0.0.1';
+  const mode = opts.mode ?? 'demo';
+  if (mode !== 'demo' && mode !== 'prod') throw new UsageError(`--mode must be demo or prod, got '${mode}'`);
+  const secret = opts.secret ?? process.env.LIPSYNC_SECRET;
+  if (mode === 'prod' && !secret) throw new UsageError('--mode prod needs --secret or LIPSYNC_SECRET');
+  if (secret !== undefined && secret.length < 16) throw new UsageError('--secret must be at least 16 characters');
+  let portRange: { min: number; max: number } | undefined;
+  if (opts['rtc-ports']) {
+    const m = /^(\d+)-(\d+)$/.exec(opts['rtc-ports']);
+    const min = Number(m?.[1]);
+    const max = Number(m?.[2]);
+    if (!m || min < 1024 || max > 65535 || min > max)
+      throw new UsageError('--rtc-ports must be MIN-MAX in [1024, 65535]');
+    portRange = { min, max };
+  }
+  const languages = opts.languages
+    ?.split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const defaultStatic = resolve(repoRoot, 'src/client-sdk/demo');
+  const staticDir = opts.static ? resolve(opts.static) : existsSync(defaultStatic) ? defaultStatic : undefined;
+
+  // mediasoup is loaded only when serving.
+  const { LipsyncServer } = await import('../../sfu/index.ts');
+  const server = await LipsyncServer.start({
+    port,
+    host,
+    ...(secret ? { secret } : {}),
+    ...(opts.workers ? { numWorkers: numberOption('workers', opts.workers, 1, 1, 256) } : {}),
+    demo: mode === 'demo',
+    ...(staticDir ? { staticDir } : {}),
+    ...(languages?.length ? { languages } : {}),
+    transport: {
+      listenIp: opts['listen-ip'] ?? (host === 'localhost' ? '127.0.0.1' : host),
+      ...(opts['announced-ip'] ? { announcedAddress: opts['announced-ip'] } : {}),
+      ...(portRange ? { portRange } : {}),
+    },
+  });
+  console.log(
+    `lipsync-sfu listening on ${server.httpUrl} (signalling ${server.wsUrl}, ${server.pool.workers.length} worker(s), ${mode} mode)`,
+  );
+  if (mode === 'demo') console.log(`demo tokens: ${server.httpUrl}/token?room=demo&peer=alice`);
+  if (!staticDir) console.log('no demo page yet (src/client-sdk/demo/): serving a placeholder page');
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      console.log(`\n${signal}: shutting down`);
+      done();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  server.close();
+  return 0;
+}
