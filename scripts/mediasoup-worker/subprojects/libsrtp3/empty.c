@@ -1,0 +1,2 @@
+/* Empty: meson needs a source file for a static library. */
+typedef int ms_system_libsrtp3_empty;
