@@ -102,10 +102,10 @@ export async function runDub(opts: DubOptions): Promise<DubResult> {
     let videoEndUs = 0;
     // Stage events are synchronous; writes are async and strictly ordered through one chain.
     let chain: Promise<void> = Promise.resolve();
-    let failure: unknown = null;
+    const failed: { err: Error | null } = { err: null };
     const enqueue = (fn: () => Promise<void>) => {
       chain = chain.then(fn).catch((err: unknown) => {
-        failure ??= err;
+        failed.err ??= err instanceof Error ? err : new Error(String(err));
       });
     };
     let audioEndUs = Infinity; // set once the video's end is known
@@ -155,7 +155,7 @@ export async function runDub(opts: DubOptions): Promise<DubResult> {
       }
       // Backpressure: let the encoder catch up before decoding more (bounded memory on long clips).
       if (frames.length) await chain;
-      if (failure) throw failure;
+      if (failed.err) throw failed.err;
     };
     for await (const m of reader.frames()) {
       if (m.kind === 'video') {
@@ -176,7 +176,7 @@ export async function runDub(opts: DubOptions): Promise<DubResult> {
     await stage.flush();
     enqueue(() => writeAudioUntil(Infinity));
     await chain;
-    if (failure) throw failure;
+    if (failed.err) throw failed.err;
     await s.finish();
     progress(audioEndUs, true);
     return {
