@@ -43,6 +43,9 @@ class LandmarkGenerator(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_normal_(m.weight)
                 nn.init.zeros_(m.bias)
+        # Coordinates live in 0..1 around the crop centre: start the heads there, not at 0 (faster early training).
+        nn.init.constant_(self.lip_head.bias, 0.5)
+        nn.init.constant_(self.jaw_head.bias, 0.5)
 
     def forward(self, mel, pose, ref_landmarks):
         """mel (B,T,1,80,16), pose (B,T,2,74), ref_landmarks (B,Nl,2,131) -> lip (B,T,2,40), jaw (B,T,2,17)."""
