@@ -117,7 +117,11 @@ const section: BenchSection = {
       ctx.log(`skipped: ${why}`);
       return { 'neural.skipped': why };
     }
-    const dir = ensureExportedModels({ config: 'full', models: ['generator', 'refenc', 'frame'], log: (m) => ctx.log(m) });
+    const dir = ensureExportedModels({
+      config: 'full',
+      models: ['generator', 'refenc', 'frame'],
+      log: (m) => ctx.log(m),
+    });
     const wanted = requestedProvider();
     const providers: ProviderName[] = wanted === 'cpu' ? ['cpu'] : [wanted, 'cpu'];
     const ran: string[] = [];
