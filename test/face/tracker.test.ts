@@ -139,6 +139,42 @@ describe.skipIf(!haveClips)('face tracker on the shared clips', () => {
     expect(meanDist(a, c)).toBeLessThan(1.0);
   });
 
+  it('mirrors the head pose when the frame is mirrored', async () => {
+    const f = await firstFrame('vrt_face_1.mp4');
+    const m = new Uint8Array(f.data.length);
+    for (let y = 0; y < f.height; y++)
+      for (let x = 0; x < f.width; x++) {
+        const s = (y * f.width + x) * 3;
+        m.set(f.data.subarray(s, s + 3), (y * f.width + (f.width - 1 - x)) * 3);
+      }
+    tracker.reset();
+    const a = tracker.trackSync(f);
+    tracker.reset();
+    const b = tracker.trackSync({ ...f, data: m });
+    expect(a.ok && b.ok).toBe(true);
+    if (!a.ok || !b.ok) return;
+    // vrt_face_1 is turned about 15 degrees: the mirror image must read the opposite way.
+    expect(Math.abs(a.face.pose.yawDeg)).toBeGreaterThan(5);
+    expect(a.face.pose.yawDeg + b.face.pose.yawDeg).toBeCloseTo(0, -1);
+    expect(a.face.pose.rollDeg + b.face.pose.rollDeg).toBeCloseTo(0, -1);
+    expect(Math.abs(a.face.pose.pitchDeg - b.face.pose.pitchDeg)).toBeLessThan(5);
+  });
+
+  it('reports too-small and turned-away faces instead of landmarks', async () => {
+    const f = await firstFrame('sadtalker_WDA_AOC_000.mp4');
+    for (const [opts, reason] of [
+      [{ minInterocularPx: 10_000 }, 'too-small'],
+      [{ maxYawDeg: 0 }, 'turned-away'],
+    ] as const) {
+      const t = createFaceTracker(opts);
+      try {
+        expect(t.trackSync(f)).toEqual({ ok: false, reason });
+      } finally {
+        t.close();
+      }
+    }
+  });
+
   it('reports no-face on a crop of the background, without throwing', async () => {
     const full = await firstFrame('vrt_face_2.mp4');
     // The top-left 200x200 corner of vrt_face_2 is wall map only.

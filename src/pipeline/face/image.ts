@@ -138,9 +138,9 @@ export function sampleRect(
           else tapPacked(data, w, h, bpp, sx, sy);
         }
       }
-      out[o++] = clampTo((acc[0]) * k, scale) + offset;
-      out[o++] = clampTo((acc[1]) * k, scale) + offset;
-      out[o++] = clampTo((acc[2]) * k, scale) + offset;
+      out[o++] = clampTo(acc[0] * k, scale) + offset;
+      out[o++] = clampTo(acc[1] * k, scale) + offset;
+      out[o++] = clampTo(acc[2] * k, scale) + offset;
     }
   }
 }
