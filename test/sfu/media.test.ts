@@ -77,6 +77,13 @@ describe('tap media path', () => {
       const videoTrack = tracks.find((t) => t.kind === 'video')!;
       await listener.signal.request('requestKeyFrame', { consumerId: videoTrack.consumerId });
       await waitFor(() => keyframeRequests.count > before, 3000, 'the keyframe request to reach the processor');
+      // The speaker leaves: the listener is told and its tracks end.
+      const ended: string[] = [];
+      listener.on('trackended', (t) => ended.push(t.kind));
+      const left = new Promise<string>((resolve) => listener.on('peerleft', resolve));
+      speaker.close();
+      expect(await left).toBe('speaker');
+      await waitFor(() => ended.length === 2, 3000, 'both tracks to end');
     } finally {
       speaker.close();
       listener.close();

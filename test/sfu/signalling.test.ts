@@ -3,6 +3,7 @@
  * keeps serving the other peers. Plus a worker killed under a room.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaStreamTrack } from 'werift';
 import WebSocket from 'ws';
 import { LipsyncClient, RequestError } from '../../src/client-sdk/node/index.ts';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../src/protocol/index.ts';
@@ -157,6 +158,56 @@ describe('signalling robustness', () => {
     expect(rtpCapabilities.codecs?.length).toBeGreaterThan(0);
     await expect(bystander.signal.request('resume', { consumerId: 'nope' })).rejects.toBeInstanceOf(RequestError);
     expect(bystander.closed).toBe(false);
+  });
+});
+
+describe('rooms and taps', () => {
+  it('spreads rooms over the workers', async () => {
+    const server = await startTestServer({ numWorkers: 2 });
+    try {
+      const a = await server.createRoom('a');
+      const b = await server.createRoom('b');
+      expect(a.worker.pid).not.toBe(b.worker.pid);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('keeps the original producer when the processor cannot be built, and replaces a rejoining peer', async () => {
+    const server = await startTestServer({
+      processorFactory: () => Promise.reject(new Error('no model today')),
+    });
+    try {
+      const speaker = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('r', 'speaker') });
+      const listener = await LipsyncClient.join({
+        url: server.wsUrl,
+        token: server.mintToken('r', 'listener'),
+        subscribe: 'original',
+      });
+      const tracks: string[] = [];
+      listener.on('track', (t) => tracks.push(t.source));
+      const tapErrors: Error[] = [];
+      await speaker.publish(new MediaStreamTrack({ kind: 'audio' }));
+      await waitFor(() => server.rooms.get('r')!.taps.has('speaker'), 3000, 'the tap');
+      server.rooms
+        .get('r')!
+        .taps.get('speaker')!
+        .on('error', (e) => tapErrors.push(e));
+      await waitFor(() => tracks.length === 1, 5000, 'the original track');
+      await waitFor(() => tapErrors.length === 1, 3000, 'the tap error');
+      expect(tracks).toEqual(['original']);
+      expect([...server.rooms.get('r')!.producers.values()].map((p) => p.info.source)).toEqual(['original']);
+
+      // The same peer id joins again: the old connection is closed, the room keeps one 'listener'.
+      const closed = new Promise<string>((resolve) => listener.on('close', resolve));
+      const again = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('r', 'listener') });
+      expect(await closed).toBe('replaced');
+      expect(server.rooms.get('r')!.peers.size).toBe(2);
+      again.close();
+      speaker.close();
+    } finally {
+      server.close();
+    }
   });
 });
 

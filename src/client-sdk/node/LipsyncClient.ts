@@ -67,7 +67,7 @@ type ClientEvents = {
   trackended: [RemoteTrack];
   /** The available dub languages changed. */
   languages: [string[]];
-  /** The client left: 'left', 'roomClosed:<reason>', 'disconnected'. */
+  /** The client left: 'left', 'roomClosed:<reason>', 'replaced' (same peer joined elsewhere), 'disconnected'. */
   close: [reason: string];
   /** A background operation (auto-subscribe) failed. */
   error: [Error];
@@ -130,7 +130,8 @@ export class LipsyncClient {
     this.languages = languages;
     this.#subscribe = options.subscribe ?? 'processed';
     channel.onNotification = (msg) => this.#onNotification(msg);
-    channel.onClose = (_code, reason) => this.#teardown(reason === 'roomClosed' ? 'roomClosed' : 'disconnected');
+    // The server's close reason ('roomClosed', 'replaced', 'serverShutdown') when it gave one.
+    channel.onClose = (_code, reason) => this.#teardown(reason || 'disconnected');
   }
 
   get closed(): boolean {
