@@ -523,6 +523,8 @@ export interface VideoEncoderOptions {
   realtime?: boolean;
   /** Encoder threads. Default 1 (the bench's one-core figure). */
   threadCount?: number;
+  /** libvpx speed in realtime mode (4..16; higher is faster, lower quality). Default 8. */
+  vp8CpuUsed?: number;
   /** x264 only: constant-quality mode instead of bitrate (offline). */
   crf?: number;
 }
@@ -580,7 +582,7 @@ export class VideoEncoder {
         options: realtime
           ? {
               deadline: 'realtime',
-              'cpu-used': 8,
+              'cpu-used': o.vp8CpuUsed ?? 8,
               'lag-in-frames': 0,
               'error-resilient': 'default',
               'static-thresh': 0,
