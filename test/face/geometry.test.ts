@@ -150,6 +150,10 @@ describe('crop', () => {
     const box = { x: 20, y: 10, size: 32 };
     const out = createImage(32, 32, 3, 'f32');
     new CropSampler().sample(frame, box, out);
+    // A box 3x the crop averages 3x3 taps per pixel (antialiasing): a linear ramp keeps its centre value.
+    const wide = createImage(8, 8);
+    new CropSampler().sample(frame, { x: 10, y: 10, size: 24 }, wide);
+    expect(wide.data[(4 * 8 + 4) * 3]).toBe(Math.round(2 * (10 + 4 * 3 + 1.5 - 0.5)));
     // Crop pixel k centre -> frame x = 20 + k + 0.5 -> pixel-centre index 20 + k -> value 2 * (20 + k).
     for (const k of [0, 7, 31]) {
       expect(out.data[(5 * 32 + k) * 3]! * 255).toBeCloseTo(2 * (20 + k), 3);

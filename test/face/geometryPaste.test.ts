@@ -171,6 +171,23 @@ describe('paste-back edge cases', () => {
     expect(frame.data[W * H + 2 * 20 + 5]).toBe(100); // chroma outside
   });
 
+  it('blends rgba frames, leaving alpha alone', () => {
+    const frame: VideoFrame = {
+      data: new Uint8Array(8 * 8 * 4).fill(50),
+      format: 'rgba',
+      width: 8,
+      height: 8,
+      timestampUs: 0,
+    };
+    const gen = createImage(4, 4);
+    gen.data.fill(250);
+    const mask = new Float32Array(16).fill(0.5);
+    new PasteBack().paste(frame, { x: 2, y: 2, size: 4 }, gen, mask);
+    const at = (3 * 8 + 3) * 4;
+    expect(Array.from(frame.data.subarray(at, at + 4))).toEqual([150, 150, 150, 50]);
+    expect(frame.data[0]).toBe(50);
+  });
+
   it('resizes a 128 render to the 256 crop size', () => {
     const small = createImage(128, 128, 3, 'f32');
     for (let i = 0; i < 128 * 128; i++) small.data.set([(i % 128) / 127, 0.5, 0], i * 3);
