@@ -31,7 +31,8 @@ export interface LowerFaceMaskOptions {
   featherRadius?: number;
   /**
    * Build the mask at S / divisor and upsample bilinearly (default: S / 64 rounded down to a power of two that divides
-   * S, so 4 at 256; 1 for a hard mask). The feather is many pixels wide, so the coarse grid is invisible and the blur 16x cheaper.
+   * S, so 4 at 256 and 2 at 128; 1 for a hard mask). The feather is many pixels wide, so the coarse grid is invisible
+   * and the blur is 16x cheaper at 256.
    */
   resolutionDivisor?: number;
 }
