@@ -148,6 +148,7 @@ export class Connection implements PeerLink {
       routerRtpCapabilities: room.router.rtpCapabilities as ResponseMap['join']['routerRtpCapabilities'],
       peers: room.peerInfos(peer.id),
       languages: [...room.languages],
+      ...(room.dubs ? { languageOffers: room.dubs.offers } : {}),
     };
   }
 

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { types as ms } from 'mediasoup';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { RtpProcessorFactory } from '../pipeline/stage.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
 import { webRtcTransportOptions, type TransportSettings } from './config.ts';
@@ -20,7 +20,7 @@ import { Connection, type ConnectionHost } from './Connection.ts';
 import { SignalError } from './errors.ts';
 import { identityProcessorFactory } from './IdentityProcessor.ts';
 import { createLogger } from './logger.ts';
-import { Room } from './Room.ts';
+import { Room, type RoomDubHooks } from './Room.ts';
 import { assertSecret, mintToken } from './tokens.ts';
 import { WorkerPool } from './WorkerPool.ts';
 
@@ -55,6 +55,16 @@ export interface LipsyncServerOptions {
   languages?: string[];
   /** Lifetime of demo tokens, in ms. Default 1 hour. */
   demoTokenTtlMs?: number;
+  /**
+   * Builds each room's dub manager (src/sfu/dub: `dubManagerFactory(...)`). Default none: `setDubLanguage` only
+   * records the choice. The manager's languages replace `languages`.
+   */
+  dubs?: (room: Room) => RoomDubHooks;
+  /**
+   * WebSocket ping interval, in ms; a socket that has not answered the previous ping is dropped (its peer closes), so
+   * a client that vanished without closing its TCP connection does not hold transports forever. Default 15000.
+   */
+  heartbeatMs?: number;
 }
 
 const contentTypes: Record<string, string> = {
@@ -91,6 +101,7 @@ export class LipsyncServer implements ConnectionHost {
   readonly #transportOptions: ms.WebRtcTransportOptions;
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #connections = new Set<Connection>();
+  readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
 
   static async start(options: LipsyncServerOptions = {}): Promise<LipsyncServer> {
@@ -124,11 +135,25 @@ export class LipsyncServer implements ConnectionHost {
     // ws enforces a hard cap far above the protocol's limit, so a merely oversized message gets an error reply
     // (from Connection) while a huge one just closes that socket (1009) without buffering it.
     this.#wss = new WebSocketServer({ server: this.#http, path: '/ws', maxPayload: 16 * MAX_MESSAGE_BYTES });
+    const alive = new WeakSet<WebSocket>();
     this.#wss.on('connection', (ws) => {
       const conn = new Connection(ws, this);
       this.#connections.add(conn);
+      alive.add(ws);
+      ws.on('pong', () => alive.add(ws));
       ws.once('close', () => this.#connections.delete(conn));
     });
+    this.#heartbeat = setInterval(() => {
+      for (const ws of this.#wss.clients) {
+        if (!alive.has(ws)) {
+          ws.terminate();
+          continue;
+        }
+        alive.delete(ws);
+        ws.ping();
+      }
+    }, options.heartbeatMs ?? 15_000);
+    this.#heartbeat.unref();
     this.#wss.on('error', (err) => logger.error(`websocket server: ${err.message}`));
   }
 
@@ -182,6 +207,7 @@ export class LipsyncServer implements ConnectionHost {
       ...(this.#options.tapSettleMs !== undefined ? { tapSettleMs: this.#options.tapSettleMs } : {}),
       ...(this.#options.languages ? { languages: this.#options.languages } : {}),
     }).then((room) => {
+      if (this.#options.dubs) room.dubs = this.#options.dubs(room);
       this.rooms.set(roomId, room);
       room.on('close', (reason) => {
         if (this.rooms.get(roomId) === room) this.rooms.delete(roomId);
@@ -279,6 +305,7 @@ export class LipsyncServer implements ConnectionHost {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     for (const room of [...this.rooms.values()]) room.close('serverShutdown');
     this.rooms.clear();
     for (const ws of this.#wss.clients) ws.close(4002, 'serverShutdown');

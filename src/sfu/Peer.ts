@@ -224,12 +224,18 @@ export class Peer {
 
     setDubLanguage: ({ speakerPeerId, language }) => {
       if (!this.room.peers.has(speakerPeerId)) throw new SignalError('notFound', `peer ${speakerPeerId} not found`);
+      if (this.room.dubs) return this.room.dubs.setDubLanguage(this, speakerPeerId, language);
       if (language !== null && !this.room.languages.includes(language)) {
         throw new SignalError('unsupported', `language ${language} not offered in this room`);
       }
       if (language === null) this.dubLanguages.delete(speakerPeerId);
       else this.dubLanguages.set(speakerPeerId, language);
       return Promise.resolve({ speakerPeerId, language });
+    },
+
+    setDubConsent: async (consent) => {
+      if (this.room.dubs) await this.room.dubs.setDubConsent(this, consent);
+      return consent;
     },
 
     leave: () => {

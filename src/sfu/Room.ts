@@ -5,7 +5,14 @@
  */
 import type { types as ms } from 'mediasoup';
 import type { RtpProcessorFactory } from '../pipeline/stage.ts';
-import type { NotificationData, NotificationMethod, PeerInfo, ProducerInfo } from '../protocol/index.ts';
+import type {
+  LanguageOffer,
+  NotificationData,
+  NotificationMethod,
+  PeerInfo,
+  ProducerInfo,
+  ResponseMap,
+} from '../protocol/index.ts';
 import { defaultMediaCodecs } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Peer } from './Peer.ts';
@@ -34,6 +41,25 @@ export interface RoomOptions {
   maxPeers?: number;
 }
 
+/**
+ * What a room tells its dub manager (src/sfu/dub/), when the server has one: speakers' original producers coming and
+ * going, peers leaving, the room closing. The manager answers `setDubLanguage` / `setDubConsent` for the peers.
+ */
+export interface RoomDubHooks {
+  /** Languages offered, with their sources (also sent in the join response). */
+  readonly offers: LanguageOffer[];
+  addOriginalProducer(peerId: string, producer: ms.Producer): void;
+  removeOriginalProducer(peerId: string, producerId: string): void;
+  removePeer(peerId: string): void;
+  setDubLanguage(
+    listener: Peer,
+    speakerPeerId: string,
+    language: string | null,
+  ): Promise<ResponseMap['setDubLanguage']>;
+  setDubConsent(speaker: Peer, consent: { dub: boolean; faceRendering: boolean }): Promise<void>;
+  close(): void;
+}
+
 export type RoomEvents = {
   close: [reason: RoomCloseReason];
 };
@@ -53,6 +79,8 @@ export class Room extends SafeEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly producers = new Map<string, RoomProducer>();
   readonly taps = new Map<string, SpeakerTap>();
+  /** The dub manager, when the server runs one (set once, right after creation). */
+  dubs: RoomDubHooks | undefined;
   readonly #release: () => void;
   readonly #processorFactory: RtpProcessorFactory;
   readonly #tap: boolean;
@@ -113,6 +141,7 @@ export class Room extends SafeEmitter<RoomEvents> {
       this.taps.delete(peer.id);
       tap.close();
     }
+    this.dubs?.removePeer(peer.id);
     if (!this.#closed) this.notifyAll('peerLeft', { peerId: peer.id });
   }
 
@@ -131,6 +160,7 @@ export class Room extends SafeEmitter<RoomEvents> {
   addOriginalProducer(peer: Peer, producer: ms.Producer): void {
     const info: ProducerInfo = { producerId: producer.id, peerId: peer.id, kind: producer.kind, source: 'original' };
     this.#register(producer, info);
+    this.dubs?.addOriginalProducer(peer.id, producer);
     if (!this.#tap) return;
     let tap = this.taps.get(peer.id);
     if (!tap) {
@@ -158,12 +188,20 @@ export class Room extends SafeEmitter<RoomEvents> {
     tap.addProducer(producer);
   }
 
+  /** Makes a producer made by the server (a dub pipeline's output) consumable in the room and announces it. */
+  registerProducer(producer: ms.Producer, info: ProducerInfo): void {
+    this.#register(producer, info);
+  }
+
   #register(producer: ms.Producer, info: ProducerInfo): void {
     this.producers.set(producer.id, { producer, info });
     // Whatever closes it (client, transport, tap rebuild, worker), peers hear of it once.
     producer.observer.once('close', () => {
       if (!this.producers.delete(producer.id)) return;
-      if (info.source === 'original') this.taps.get(info.peerId)?.removeProducer(producer.id);
+      if (info.source === 'original') {
+        this.taps.get(info.peerId)?.removeProducer(producer.id);
+        this.dubs?.removeOriginalProducer(info.peerId, producer.id);
+      }
       if (!this.#closed) this.notifyAll('producerClosed', { producerId: producer.id, peerId: info.peerId });
     });
     this.notifyAll('newProducer', { producer: info }, info.source === 'original' ? info.peerId : undefined);
@@ -181,6 +219,7 @@ export class Room extends SafeEmitter<RoomEvents> {
     logger.debug(`room ${this.id} closing (${reason})`);
     for (const tap of this.taps.values()) tap.close();
     this.taps.clear();
+    this.dubs?.close();
     for (const peer of [...this.peers.values()]) {
       peer.notify('roomClosed', { reason });
       peer.close('roomClosed');

@@ -162,6 +162,41 @@ describe('signalling robustness', () => {
 });
 
 describe('rooms and taps', () => {
+  it('advertises dub languages and checks the choice of a listener against them', async () => {
+    const server = await startTestServer({ languages: ['fr', 'es'] });
+    try {
+      const speaker = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('l', 'speaker') });
+      const listener = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('l', 'listener') });
+      expect(listener.languages).toEqual(['fr', 'es']);
+      await listener.setDubLanguage('speaker', 'fr');
+      expect(server.rooms.get('l')!.peers.get('listener')!.dubLanguages.get('speaker')).toBe('fr');
+      await expect(listener.setDubLanguage('speaker', 'de')).rejects.toMatchObject({ code: 'unsupported' });
+      await listener.setDubLanguage('speaker', null);
+      expect(server.rooms.get('l')!.peers.get('listener')!.dubLanguages.size).toBe(0);
+      const changed = new Promise<string[]>((resolve) => speaker.on('languages', resolve));
+      server.rooms.get('l')!.setLanguages(['fr', 'es', 'de']);
+      expect(await changed).toEqual(['fr', 'es', 'de']);
+      speaker.close();
+      listener.close();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('drops a socket that stops answering pings', async () => {
+    const server = await startTestServer({ heartbeatMs: 100 });
+    try {
+      const raw = await RawPeer.open(server.wsUrl);
+      await raw.request(1, 'join', { protocolVersion: PROTOCOL_VERSION, token: server.mintToken('hb', 'mute') });
+      // Simulate a vanished client: stop reading the socket, so pings go unanswered.
+      raw.ws.pause();
+      await waitFor(() => !server.rooms.get('hb')?.peers.has('mute'), 3000, 'the silent peer to be dropped');
+      raw.close();
+    } finally {
+      server.close();
+    }
+  });
+
   it('spreads rooms over the workers', async () => {
     const server = await startTestServer({ numWorkers: 2 });
     try {
