@@ -165,18 +165,22 @@ def write_golden(kinds, cfg, gen, ren, golden_dir):
 
 
 def update_manifest(manifest_path, entries):
-    """Surgical edit: replaces or appends only the entries whose `id` we export; keeps everything else as it is."""
-    doc = {"models": []}
+    """Surgical edit: sets only the entries whose ids we export; keeps everything else as it is. The project's manifest
+    keeps `models` as an object keyed by id (a list of {id, ...} is accepted too)."""
+    doc = {"models": {}}
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
             doc = json.load(f)
-    models = doc.setdefault("models", [])
+    models = doc.setdefault("models", {})
     for e in entries:
-        idx = next((i for i, m in enumerate(models) if m.get("id") == e["id"]), None)
-        if idx is None:
-            models.append(e)
+        if isinstance(models, dict):
+            models[e["id"]] = {k: v for k, v in e.items() if k != "id"}
         else:
-            models[idx] = e
+            idx = next((i for i, m in enumerate(models) if m.get("id") == e["id"]), None)
+            if idx is None:
+                models.append(e)
+            else:
+                models[idx] = e
     with open(manifest_path, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
@@ -214,7 +218,8 @@ def main():
         entries.append(
             {
                 "id": f"{args.id_prefix}.{cfg.name}.{kind}",
-                "file": os.path.relpath(path, os.path.dirname(os.path.abspath(args.manifest)))
+                # Paths in the manifest are relative to the repository root (the manifest's parent folder).
+                "file": os.path.relpath(path, os.path.dirname(os.path.dirname(os.path.abspath(args.manifest))))
                 if args.manifest
                 else path,
                 "sha256": sha256(path),

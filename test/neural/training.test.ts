@@ -4,7 +4,7 @@
  * onnxruntime in the inference worker. Plus: the generator learns on synthetic data where lips follow the mel, and
  * the IP_LAP checkpoint converter maps a state dict synthesised with the public release's names.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,8 +68,9 @@ describe.skipIf(noTorch !== null || !haveClips)('smoke training run on real clip
     expect(Number.isFinite(metrics.metrics['generator.heldout.lipLmd.after'])).toBe(true);
 
     const models = join(work, 'models');
-    const manifest = join(work, 'manifest.json');
-    writeFileSync(manifest, JSON.stringify({ models: [{ id: 'face.other', file: 'x.onnx' }] }));
+    mkdirSync(join(work, 'm'));
+    const manifest = join(work, 'm', 'manifest.json'); // paths in it are relative to its parent folder (work)
+    writeFileSync(manifest, JSON.stringify({ models: { face_other: { file: 'models/face/x.onnx' } } }));
     python([
       'training/export.py',
       '--checkpoint',
@@ -84,16 +85,18 @@ describe.skipIf(noTorch !== null || !haveClips)('smoke training run on real clip
       'neural.smoke',
     ]);
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as {
-      models: { id: string; contract?: string; data?: { clips: string[] } }[];
+      models: Record<string, { file: string; contract?: string; data?: { clips: string[] } }>;
     };
-    expect(m.models.map((x) => x.id)).toEqual([
-      'face.other',
+    expect(Object.keys(m.models)).toEqual([
+      'face_other',
       'neural.smoke.tiny.generator',
       'neural.smoke.tiny.refenc',
       'neural.smoke.tiny.frame',
     ]);
-    expect(m.models[1]!.contract).toBe(LANDMARK_GENERATOR_CONTRACT.id);
-    expect(m.models[1]!.data?.clips).toEqual(['vrt_face_2.mp4', 'vrt_face_3.mp4']);
+    const gen = m.models['neural.smoke.tiny.generator']!;
+    expect(gen.contract).toBe(LANDMARK_GENERATOR_CONTRACT.id);
+    expect(gen.file).toBe('models/landmark_generator.onnx'); // relative to the manifest's parent folder
+    expect(gen.data?.clips).toEqual(['vrt_face_2.mp4', 'vrt_face_3.mp4']);
 
     // The trained generator on a real window of the prepared data.
     const host = await InferenceHost.start({ provider: 'cpu', log: () => {} });

@@ -43,7 +43,11 @@ class LandmarkGenerator(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_normal_(m.weight)
                 nn.init.zeros_(m.bias)
-        # Coordinates live in 0..1 around the crop centre: start the heads there, not at 0 (faster early training).
+        # Coordinates live in 0..1 around the crop centre: start the heads there with small weights, not at 0 with
+        # unit-scale noise (a short run otherwise spends its first steps just finding the crop centre).
+        with torch.no_grad():
+            self.lip_head.weight.mul_(0.1)
+            self.jaw_head.weight.mul_(0.1)
         nn.init.constant_(self.lip_head.bias, 0.5)
         nn.init.constant_(self.jaw_head.bias, 0.5)
 

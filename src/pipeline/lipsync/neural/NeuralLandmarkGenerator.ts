@@ -121,7 +121,8 @@ export class NeuralLandmarkGenerator implements LandmarkGenerator {
     window.frames.forEach((f, t) => {
       const pts = meshToSubset(f.mesh);
       const box = computeCropBox(pts, { margin: this.margin });
-      const norm = frameToCrop(box, pts, pts) as Float32Array;
+      frameToCrop(box, pts, pts);
+      const norm = pts;
       boxes.push(box);
       norms.push(norm);
       for (let i = 0; i < POSE_POINTS; i++) {
