@@ -7,6 +7,7 @@ export const summary = 'run the SFU: HTTP + WebSocket signalling on one port, me
 
 const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers N] [--secret S] [--mode demo|prod]
                      [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages en,fr]
+                     [--processor transcode|identity] [--stage NAME]
   --port N            HTTP + WebSocket port (default 8080; 0 picks a free one)
   --host H            interface for HTTP/WS (default 127.0.0.1: loopback only)
   --workers N         mediasoup workers (default: one per core)
@@ -16,7 +17,10 @@ const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers 
   --announced-ip A    address announced in ICE candidates (public IP / hostname behind NAT)
   --rtc-ports A-B     UDP/TCP port range for WebRTC (default 10000-59999)
   --static DIR        static files at / (default: src/client-sdk/demo when it exists)
-  --languages L       dub languages rooms advertise, comma-separated (default none)`;
+  --languages L       dub languages rooms advertise, comma-separated (default none)
+  --processor P       transcode (default): tapped tracks are decoded, run through --stage and re-encoded;
+                      identity: forwarded unchanged
+  --stage NAME        frame stage of the transcoding processor (default identity; see lipsync dub --help)`;
 
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(
@@ -32,6 +36,8 @@ export async function run(argv: string[]): Promise<number> {
       'rtc-ports': { type: 'string' },
       static: { type: 'string' },
       languages: { type: 'string' },
+      processor: { type: 'string' },
+      stage: { type: 'string' },
     },
     usage,
   );
@@ -59,8 +65,26 @@ export async function run(argv: string[]): Promise<number> {
   const defaultStatic = resolve(repoRoot, 'src/client-sdk/demo');
   const staticDir = opts.static ? resolve(opts.static) : existsSync(defaultStatic) ? defaultStatic : undefined;
 
-  // mediasoup is loaded only when serving.
+  const processor = opts.processor ?? 'transcode';
+  if (processor !== 'transcode' && processor !== 'identity') {
+    throw new UsageError(`--processor must be transcode or identity, got '${processor}'`);
+  }
+  // mediasoup (and node-av for the transcoding processor) are loaded only when serving.
   const { LipsyncServer } = await import('../../sfu/index.ts');
+  let processorFactory: import('../../pipeline/index.ts').RtpProcessorFactory | undefined;
+  if (processor === 'transcode') {
+    const pipeline = await import('../../pipeline/index.ts');
+    const stage = opts.stage ?? 'identity';
+    if (!pipeline.listAvStages().some((s) => s.name === stage)) {
+      throw new UsageError(
+        `unknown stage '${stage}'; known: ${pipeline
+          .listAvStages()
+          .map((s) => s.name)
+          .join(', ')}`,
+      );
+    }
+    processorFactory = pipeline.transcodingProcessorFactory({ stage });
+  }
   const server = await LipsyncServer.start({
     port,
     host,
@@ -69,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     demo: mode === 'demo',
     ...(staticDir ? { staticDir } : {}),
     ...(languages?.length ? { languages } : {}),
+    ...(processorFactory ? { processorFactory } : {}),
     transport: {
       listenIp: opts['listen-ip'] ?? (host === 'localhost' ? '127.0.0.1' : host),
       ...(opts['announced-ip'] ? { announcedAddress: opts['announced-ip'] } : {}),
