@@ -45,8 +45,10 @@ describe('tap media path', () => {
     try {
       const video = new MediaStreamTrack({ kind: 'video' });
       const audio = new MediaStreamTrack({ kind: 'audio' });
-      await speaker.publish(video);
+      const videoPublication = await speaker.publish(video);
       await speaker.publish(audio);
+      let plisAtSpeaker = 0;
+      videoPublication.onKeyframeRequest(() => plisAtSpeaker++);
       await waitFor(() => tracks.length === 2, 10_000, 'the listener to receive both processed tracks');
       expect(tracks.every((t) => t.source === 'processed')).toBe(true);
       expect(tracks.every((t) => t.peerId === 'speaker')).toBe(true);
@@ -76,7 +78,9 @@ describe('tap media path', () => {
       const before = keyframeRequests.count;
       const videoTrack = tracks.find((t) => t.kind === 'video')!;
       await listener.signal.request('requestKeyFrame', { consumerId: videoTrack.consumerId });
+      const plisBefore = plisAtSpeaker;
       await waitFor(() => keyframeRequests.count > before, 3000, 'the keyframe request to reach the processor');
+      await waitFor(() => plisAtSpeaker > plisBefore, 3000, 'the keyframe request to reach the original sender');
       // The speaker leaves: the listener is told and its tracks end.
       const ended: string[] = [];
       listener.on('trackended', (t) => ended.push(t.kind));

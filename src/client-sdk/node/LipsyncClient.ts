@@ -9,7 +9,7 @@
  */
 import { Device } from 'mediasoup-client';
 import type { Consumer, Producer, Transport } from 'mediasoup-client/types';
-import type { MediaStreamTrack as WeriftTrack } from 'werift';
+import type { RTCRtpSender, MediaStreamTrack as WeriftTrack } from 'werift';
 import {
   PROTOCOL_VERSION,
   type ConsumerInfo,
@@ -52,6 +52,11 @@ export interface RemoteTrack {
 export interface Publication {
   producerId: string;
   kind: 'audio' | 'video';
+  /**
+   * Calls `listener` whenever the SFU asks this sender for a keyframe (a listener joined, lost packets, or the tap's
+   * processor needs one): an encoder feeding the track should emit one soon. Returns an unsubscribe function.
+   */
+  onKeyframeRequest(listener: () => void): () => void;
   close(): void;
 }
 
@@ -180,9 +185,21 @@ export class LipsyncClient {
       ...(appData ? { appData } : {}),
     });
     this.#producersLocal.set(producer.id, producer);
+    const sender = producer.rtpSender as unknown as RTCRtpSender | undefined;
     return {
       producerId: producer.id,
       kind: producer.kind,
+      onKeyframeRequest: (listener) => {
+        if (!sender) return () => {};
+        const { unSubscribe } = sender.onPictureLossIndication.subscribe(() => {
+          try {
+            listener();
+          } catch (err) {
+            console.error('LipsyncClient: keyframe listener threw:', err);
+          }
+        });
+        return unSubscribe;
+      },
       close: () => {
         if (producer.closed) return;
         producer.close();

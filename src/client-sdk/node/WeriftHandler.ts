@@ -215,7 +215,11 @@ export class WeriftHandler extends HandlerInterface {
     });
     await this.#pc.setRemoteDescription({ type: 'answer', sdp: this.#remoteSdp.getSdp() });
     this.#mapMidTransceiver.set(localId, transceiver);
-    return { localId, rtpParameters: sendingRtpParameters };
+    return {
+      localId,
+      rtpParameters: sendingRtpParameters,
+      rtpSender: transceiver.sender as unknown as RTCRtpSender,
+    };
   }
 
   async stopSending(localId: string): Promise<void> {
