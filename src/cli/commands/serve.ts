@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { RtpProcessorFactory } from '../../pipeline/stage.ts';
 import { numberOption, parseOptions, UsageError } from '../args.ts';
 import { repoRoot } from '../paths.ts';
 
@@ -71,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // mediasoup (and node-av for the transcoding processor) are loaded only when serving.
   const { LipsyncServer } = await import('../../sfu/index.ts');
-  let processorFactory: import('../../pipeline/index.ts').RtpProcessorFactory | undefined;
+  let processorFactory: RtpProcessorFactory | undefined;
   if (processor === 'transcode') {
     const pipeline = await import('../../pipeline/index.ts');
     const stage = opts.stage ?? 'identity';
