@@ -57,3 +57,9 @@ registerAvStage(
   (opts) => new IdentityStage({ audio: opts.driveAudio ? 'drive' : 'speaker' }),
   'frames out as they came in (with --audio: the new speech over the unchanged face)',
 );
+
+registerAvStage(
+  'lipsync',
+  async (opts) => (await import('./lipsync/createStage.ts')).createLipsyncStage(opts),
+  'lips re-rendered to follow the drive audio (memory generator + memory renderer; live: in a worker thread)',
+);

@@ -46,6 +46,8 @@ export interface LipsyncEngineOptions {
    */
   targetOverride?: (frameIndex: number, realMesh: Float32Array) => Float32Array | null;
   toPcm?: ToPcm16k;
+  /** Called once on close (e.g. to close the tracker the engine was given). */
+  onClose?: () => void;
 }
 
 interface QueuedFrame {
@@ -226,6 +228,11 @@ export class LipsyncEngine extends EventEmitter implements AvStage {
     this.frames.length = 0;
     this.o.generator.close();
     this.o.renderer.close();
+    try {
+      this.o.onClose?.();
+    } catch {
+      // closing is best effort
+    }
     this.removeAllListeners();
   }
 

@@ -16,7 +16,7 @@ import { MEL_CHUNK_FRAMES } from '../audio/mel.ts';
 import { chunkFeatures, FEATURE_DIM, MelNormalizer } from './audioFeatures.ts';
 import { ImplicitMemory } from './ImplicitMemory.ts';
 import type { OpeningPrior } from './OpeningPrior.ts';
-import type { PhoneTrack} from './phones.ts';
+import type { PhoneTrack } from './phones.ts';
 import { phoneOpening } from './phones.ts';
 import { contentFromTemplate, contentOpening, contentToTemplate, meshToTemplate, mouthOpening } from './shape.ts';
 import {

@@ -1,0 +1,52 @@
+/**
+ * Builds the default lip-sync engine (tracker + memory generator with the shipped prior + memory renderer) as an
+ * AvStage: registered as stage `lipsync` (`lipsync dub --stage lipsync`, the SFU's transcoding processor).
+ * `mode: 'live'` (or params.worker = true) hosts the engine in a worker thread, off the event loop that serves the SFU.
+ *
+ * params (all optional): `worker` (boolean), `phones` (PhoneSegment[] of the drive audio, ms on the frame clock, e.g.
+ * the dub source's espeak-ng timings), `prior` (path of the prior JSON, or false), `hop` ('sliding' | 'block').
+ */
+import { existsSync } from 'node:fs';
+import type { AvStage } from '../avStage.ts';
+import { createFaceTracker } from '../face/index.ts';
+import type { AvStageOptions } from '../stages.ts';
+import { LipsyncEngine } from './LipsyncEngine.ts';
+import { MemoryGenerator } from './MemoryGenerator.ts';
+import { MemoryRenderer } from './MemoryRenderer.ts';
+import { defaultPriorPath, OpeningPrior } from './OpeningPrior.ts';
+import { PhoneTrack, type PhoneSegment } from './phones.ts';
+
+export interface LipsyncStageParams {
+  worker?: boolean;
+  phones?: PhoneSegment[];
+  prior?: string | false;
+  hop?: 'sliding' | 'block';
+}
+
+/** The engine in this thread (tracker included; closing the engine closes the tracker). */
+export function createLipsyncEngine(opts: AvStageOptions): LipsyncEngine {
+  const p = (opts.params ?? {}) as LipsyncStageParams;
+  const priorPath = p.prior === false ? null : (p.prior ?? defaultPriorPath);
+  const prior = priorPath && existsSync(priorPath) ? OpeningPrior.load(priorPath) : null;
+  const generator = new MemoryGenerator({ prior, ...(opts.frameRate ? { fps: opts.frameRate } : {}) });
+  if (p.phones?.length) generator.setPhones(new PhoneTrack(p.phones));
+  const tracker = createFaceTracker();
+  const engine = new LipsyncEngine({
+    track: (frame) => tracker.trackSync(frame),
+    generator,
+    renderer: new MemoryRenderer(),
+    driveAudio: opts.driveAudio,
+    ...(p.hop ? { hop: p.hop } : {}),
+    onClose: () => tracker.close(),
+  });
+  return engine;
+}
+
+export async function createLipsyncStage(opts: AvStageOptions): Promise<AvStage> {
+  const p = (opts.params ?? {}) as LipsyncStageParams;
+  if (p.worker ?? opts.mode === 'live') {
+    const { WorkerStage } = await import('./worker/WorkerStage.ts');
+    return WorkerStage.start(opts);
+  }
+  return createLipsyncEngine(opts);
+}

@@ -1,0 +1,47 @@
+/** Worker-thread side of {@link WorkerStage}: hosts one LipsyncEngine and relays its events. */
+import '../../../polyfills.ts';
+import { parentPort } from 'node:worker_threads';
+import type { LipsyncEngine } from '../LipsyncEngine.ts';
+import { createLipsyncEngine } from '../createStage.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+const port = parentPort;
+if (!port) throw new Error('engineWorker must run in a worker thread');
+let engine: LipsyncEngine | null = null;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+port.on('message', (msg: ToWorker) => {
+  try {
+    switch (msg.type) {
+      case 'init':
+        engine = createLipsyncEngine({ ...msg.options, params: { ...msg.options.params, worker: false } });
+        engine.on('video', (frame) => {
+          const data = new Uint8Array(frame.data);
+          post({ type: 'video', frame: { ...frame, data } }, [data.buffer]);
+        });
+        engine.on('audio', (frame) => post({ type: 'audio', frame }));
+        engine.on('warning', (message) => post({ type: 'warning', message }));
+        post({ type: 'ready', delayMs: engine.delayMs });
+        break;
+      case 'video':
+        engine?.pushVideo(msg.frame);
+        break;
+      case 'speakerAudio':
+        engine?.pushSpeakerAudio(msg.frame);
+        break;
+      case 'driveAudio':
+        engine?.pushDriveAudio(msg.frame);
+        break;
+      case 'flush':
+        void (engine?.flush() ?? Promise.resolve()).then(() => post({ type: 'flushed', id: msg.id }));
+        break;
+      case 'close':
+        engine?.close();
+        engine = null;
+        port.close();
+        break;
+    }
+  } catch (err) {
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { createAvStage } from '../../src/pipeline/stages.ts';
+import type { AudioFrame, VideoFrame } from '../../src/pipeline/media.ts';
+import { patternFrame } from './fixtures.ts';
+
+describe('lipsync stage in a worker thread', () => {
+  it('is registered, runs off the main thread, keeps order and delay, passes faceless frames through', async () => {
+    const stage = await createAvStage('lipsync', { driveAudio: false, mode: 'live' });
+    const out: VideoFrame[] = [];
+    const audio: AudioFrame[] = [];
+    stage.on('video', (f) => out.push(f));
+    stage.on('audio', (f) => audio.push(f));
+    for (let i = 0; i < 20; i++) {
+      const ts = i * 40_000;
+      stage.pushSpeakerAudio({
+        data: new Int16Array(640),
+        sampleRate: 16000,
+        channels: 1,
+        samplesPerChannel: 640,
+        timestampUs: ts,
+      });
+      stage.pushVideo(patternFrame(96, 96, i, ts));
+    }
+    await stage.flush();
+    stage.close();
+    expect(out).toHaveLength(20);
+    out.forEach((f, i) => {
+      expect(f.timestampUs).toBe(i * 40_000 + stage.delayMs * 1000);
+      // No face in a pattern: the original frame comes back.
+      expect(Array.from(f.data.subarray(0, 16))).toEqual(Array.from(patternFrame(96, 96, i, 0).data.subarray(0, 16)));
+    });
+    expect(audio).toHaveLength(20);
+  });
+});
