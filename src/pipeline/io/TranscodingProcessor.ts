@@ -343,29 +343,27 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   }
 
   private routeFrames(kind: MediaKind, outs: ReturnType<Depacketizer['processInput']>): void {
-    {
-      for (const d of outs) {
-        if (d.type === 'keyframeRequest') {
+    for (const d of outs) {
+      if (d.type === 'keyframeRequest') {
+        this.requestKeyframeUpstream();
+        continue;
+      }
+      const timestampUs = this.clock.peekTimestampUs(kind, d.frame.rtpTimestamp);
+      const item = Object.assign(d.frame, { timestampUs });
+      if (kind === 'video') {
+        if (this.decodeVideo.waiting >= (this.opts.decodeBacklogFrames ?? 30)) {
+          // Decoding fell behind: restart from the next keyframe rather than decode stale frames.
+          this.stats.videoDecodeBacklogDropped += this.decodeVideo.clear();
+          this.discardUntilKeyframe = true;
           this.requestKeyframeUpstream();
-          continue;
         }
-        const timestampUs = this.clock.peekTimestampUs(kind, d.frame.rtpTimestamp);
-        const item = Object.assign(d.frame, { timestampUs });
-        if (kind === 'video') {
-          if (this.decodeVideo.waiting >= (this.opts.decodeBacklogFrames ?? 30)) {
-            // Decoding fell behind: restart from the next keyframe rather than decode stale frames.
-            this.stats.videoDecodeBacklogDropped += this.decodeVideo.clear();
-            this.discardUntilKeyframe = true;
-            this.requestKeyframeUpstream();
-          }
-          if (this.discardUntilKeyframe) {
-            if (!item.keyframe) continue;
-            this.discardUntilKeyframe = false;
-          }
-          this.decodeVideo.push(item);
-        } else {
-          this.decodeAudio.push(item);
+        if (this.discardUntilKeyframe) {
+          if (!item.keyframe) continue;
+          this.discardUntilKeyframe = false;
         }
+        this.decodeVideo.push(item);
+      } else {
+        this.decodeAudio.push(item);
       }
     }
   }
