@@ -79,7 +79,7 @@ export class MemoryRenderer implements FaceRenderer {
   private readonly bins: Reference[][] = [];
   private lastTaken = -Infinity;
   /** Statistics of the last render (for tests and logs). */
-  lastStats = { refs: 0, innerRefs: 0, pixels: 0, colorOffset: [0, 0, 0] as number[] };
+  lastStats = { refs: 0, innerRefs: 0, pixels: 0, colorOffset: [0, 0, 0] as number[], warpMs: 0, compositeMs: 0 };
 
   constructor(options: Partial<MemoryRendererOptions> = {}) {
     this.options = { ...defaultMemoryRendererOptions, ...options };
@@ -191,6 +191,8 @@ export class MemoryRenderer implements FaceRenderer {
     const m = this.mesh;
     let pixels = 0;
     const colorOffset: number[] = [];
+    let compositeMs = 0;
+    const tStart = performance.now();
     planes.forEach((plane, pi) => {
       const src = srcPlanes[pi]!;
       const sc = plane.scale;
@@ -264,6 +266,7 @@ export class MemoryRenderer implements FaceRenderer {
           }
         }
       }
+      const tc = performance.now();
       // Colour correction: mean difference real - warped on the feather band (0 < alpha < 0.7).
       const off = new Float64Array(ch);
       let n = 0;
@@ -295,12 +298,15 @@ export class MemoryRenderer implements FaceRenderer {
           pixels++;
         }
       }
+      compositeMs += performance.now() - tc;
     });
     this.lastStats = {
       refs: chosen.length,
       innerRefs: innerOk.filter(Boolean).length,
       pixels,
       colorOffset,
+      warpMs: performance.now() - tStart - compositeMs,
+      compositeMs,
     };
     return out;
   }
