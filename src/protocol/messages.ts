@@ -22,6 +22,7 @@ import type {
 } from 'mediasoup-client/types';
 import {
   arr,
+  bool,
   jsonObject,
   literal,
   nullable,
@@ -73,6 +74,38 @@ export const producerInfoSchema = obj({
 });
 export type ProducerInfo = Infer<typeof producerInfoSchema>;
 
+/** Where a room's dub in one language comes from: a human interpreter, the embedded translator, or a provider. */
+export const dubSourceKindSchema = literal('interpreter', 'embedded', 'provider');
+export type DubSourceKind = Infer<typeof dubSourceKindSchema>;
+
+/** One dub language a room offers, and its source. */
+export const languageOfferSchema = obj({ language: languageSchema, source: dubSourceKindSchema });
+export type LanguageOffer = Infer<typeof languageOfferSchema>;
+
+/** Health of one running dub pipeline (speaker, language), sent about once a second to its listeners. */
+export const dubStatsSchema = obj({
+  speakerPeerId: idSchema,
+  language: languageSchema,
+  /** Frames per second leaving the pipeline (dubbed video), over the last period. */
+  fps: num({ min: 0, max: 1000 }),
+  /** Media delay the pipeline adds (stage + dub timeline), in ms. */
+  delayMs: num({ min: 0, max: 600_000 }),
+  /** Face re-rendered (false: the speaker refused it, only the voice is dubbed). */
+  faceRendering: bool,
+  /** Dubbed speech segments produced so far. */
+  segments: num({ integer: true, min: 0 }),
+  /** Frames the engine rendered / passed through unchanged (when the stage reports them). */
+  framesOut: num({ integer: true, min: 0 }),
+  /** Last sender report per output kind (wall-clock ms, RTP timestamp): lets a receiver measure its A/V offset. */
+  senderReports: opt(
+    obj({
+      audio: opt(obj({ ntpMs: num(), rtpTimestamp: num({ integer: true, min: 0 }) })),
+      video: opt(obj({ ntpMs: num(), rtpTimestamp: num({ integer: true, min: 0 }) })),
+    }),
+  ),
+});
+export type DubStats = Infer<typeof dubStatsSchema>;
+
 export const peerInfoSchema = obj({
   peerId: idSchema,
   displayName: opt(str({ max: 64 })),
@@ -114,6 +147,11 @@ export const requestSchemas = {
   requestKeyFrame: obj({ consumerId: idSchema }),
   /** Listener's choice of dub language for one speaker; null returns to the original speech. */
   setDubLanguage: obj({ speakerPeerId: idSchema, language: nullable(languageSchema) }),
+  /**
+   * The speaker's consent: `dub: false` refuses any dub of this peer; `faceRendering: false` allows the dubbed voice
+   * but keeps the real face (no lip re-rendering). Default for a peer that never sends it: both allowed.
+   */
+  setDubConsent: obj({ dub: bool, faceRendering: bool }),
   leave: obj({}),
 } as const;
 
@@ -148,6 +186,8 @@ export interface ResponseMap {
     peers: PeerInfo[];
     /** Dub languages this room offers (empty: none yet). */
     languages: string[];
+    /** The same languages with their sources (absent: server without a dub manager). */
+    languageOffers?: LanguageOffer[];
   };
   getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilities };
   createTransport: TransportInfo;
@@ -159,7 +199,16 @@ export interface ResponseMap {
   closeConsumer: Record<string, never>;
   closeProducer: Record<string, never>;
   requestKeyFrame: Record<string, never>;
-  setDubLanguage: { speakerPeerId: string; language: string | null };
+  setDubLanguage: {
+    speakerPeerId: string;
+    language: string | null;
+    /** The dubbed producers to consume instead of the speaker's (empty when language is null). */
+    producers?: ProducerInfo[];
+    /** False when the speaker refused face re-rendering (only the voice is dubbed). */
+    faceRendering?: boolean;
+    source?: DubSourceKind;
+  };
+  setDubConsent: { dub: boolean; faceRendering: boolean };
   leave: Record<string, never>;
 }
 
@@ -174,7 +223,11 @@ export const notificationSchemas = {
   producerClosed: obj({ producerId: idSchema, peerId: idSchema }),
   consumerClosed: obj({ consumerId: idSchema, reason: str({ max: 64 }) }),
   /** The room's available dub languages changed. */
-  languages: obj({ languages: arr(languageSchema, { max: 64 }) }),
+  languages: obj({ languages: arr(languageSchema, { max: 64 }), offers: opt(arr(languageOfferSchema, { max: 64 })) }),
+  /** Health of a dub pipeline this peer listens to. */
+  dubStats: dubStatsSchema,
+  /** A dub this peer listens to ended without being asked (speaker withdrew consent, left, pipeline failed). */
+  dubEnded: obj({ speakerPeerId: idSchema, language: languageSchema, reason: str({ max: 256 }) }),
   /** The room is gone (worker died, server shutting down); the socket closes next. Rejoin with a fresh token. */
   roomClosed: obj({ reason: literal('workerDied', 'serverShutdown', 'closed') }),
 } as const;

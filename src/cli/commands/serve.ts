@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { RtpProcessorFactory } from '../../pipeline/stage.ts';
 import { numberOption, parseOptions, UsageError } from '../args.ts';
 import { repoRoot } from '../paths.ts';
@@ -17,7 +18,7 @@ const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers 
   --listen-ip IP      IP the WebRTC transports bind (default: --host, or 0.0.0.0 when --host is 0.0.0.0)
   --announced-ip A    address announced in ICE candidates (public IP / hostname behind NAT)
   --rtc-ports A-B     UDP/TCP port range for WebRTC (default 10000-59999)
-  --static DIR        static files at / (default: src/client-sdk/demo when it exists)
+  --static DIR        static files at / (default: the demo page, bundled into .cache/demo)
   --languages L       dub languages rooms advertise, comma-separated (default none)
   --processor P       transcode (default): tapped tracks are decoded, run through --stage and re-encoded;
                       identity: forwarded unchanged
@@ -63,8 +64,14 @@ export async function run(argv: string[]): Promise<number> {
     ?.split(',')
     .map((l) => l.trim())
     .filter(Boolean);
-  const defaultStatic = resolve(repoRoot, 'src/client-sdk/demo');
-  const staticDir = opts.static ? resolve(opts.static) : existsSync(defaultStatic) ? defaultStatic : undefined;
+  // The demo page is bundled (esbuild) into .cache/demo, rebuilt here when a source is newer than the bundle.
+  let staticDir = opts.static ? resolve(opts.static) : undefined;
+  if (!staticDir && existsSync(resolve(repoRoot, 'src/client-sdk/demo/main.ts'))) {
+    const demoStep = (await import(pathToFileURL(resolve(repoRoot, 'scripts/setup.d/50-demo.mjs')).href)) as {
+      buildDemo(root: string, o?: { log?: (m: string) => void }): Promise<string>;
+    };
+    staticDir = await demoStep.buildDemo(repoRoot, { log: (m) => console.log(m) });
+  }
 
   const processor = opts.processor ?? 'transcode';
   if (processor !== 'transcode' && processor !== 'identity') {

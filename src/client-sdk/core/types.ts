@@ -1,0 +1,94 @@
+/** Public types of the client SDK, shared by the browser and Node flavours. */
+import type { HandlerFactory } from 'mediasoup-client/types';
+import type {
+  DubSourceKind,
+  DubStats,
+  LanguageOffer,
+  PeerInfo,
+  ProducerInfo,
+  TrackSource,
+} from '../../protocol/index.ts';
+import type { SignalChannelOptions } from './SignalChannel.ts';
+
+/**
+ * Which producers a client consumes on its own: the tapped copies (`processed`, default), the participants' own
+ * (`original`), both (`all`) or none. Dubbed producers are never consumed on their own: `setDubLanguage` does.
+ */
+export type SubscribePolicy = 'processed' | 'original' | 'all' | 'none';
+
+export interface JoinOptions extends SignalChannelOptions {
+  /** WebSocket URL of the SFU, e.g. `ws://127.0.0.1:8080/ws`. */
+  url: string;
+  /** Join token minted by the application server. */
+  token: string;
+  displayName?: string;
+  /** Consume other peers' producers automatically. Default 'processed'. */
+  subscribe?: SubscribePolicy;
+  /** mediasoup-client handler. Default: the browser's (auto-detected); the Node SDK passes the werift handler. */
+  handlerFactory?: HandlerFactory;
+  /** Longest wait for a dub pipeline to start (first listener of a language), in ms. Default 60000. */
+  dubTimeoutMs?: number;
+}
+
+/** A remote track this client receives. `TTrack`: the DOM MediaStreamTrack in browsers, werift's in Node. */
+export interface RemoteTrack<TTrack = MediaStreamTrack> {
+  track: TTrack;
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: 'audio' | 'video';
+  source: TrackSource;
+  /** The language of a dubbed track; null for the speaker's own speech. */
+  language: string | null;
+  /** True while the consumer is paused (an original set aside while its dub plays). */
+  paused: boolean;
+}
+
+/** What a listener should render for one speaker right now: their own tracks, or the dub they chose. */
+export interface SpeakerView<TTrack = MediaStreamTrack> {
+  peerId: string;
+  /** The dub language shown; null: the speaker's own speech. */
+  language: string | null;
+  audio?: RemoteTrack<TTrack>;
+  video?: RemoteTrack<TTrack>;
+}
+
+/** A track this client publishes. */
+export interface Publication {
+  producerId: string;
+  kind: 'audio' | 'video';
+  close(): void;
+}
+
+/** Result of `setDubLanguage`. */
+export interface DubChoice {
+  speakerPeerId: string;
+  language: string | null;
+  /** False when the speaker refused face re-rendering (only the voice is dubbed). */
+  faceRendering: boolean;
+  source?: DubSourceKind;
+}
+
+export type ClientEvents<TTrack = MediaStreamTrack> = {
+  /** A peer is in the room (those present at join, then each newcomer). */
+  peer: [PeerInfo];
+  peerleft: [peerId: string];
+  /** A producer became available (whether or not it is subscribed). */
+  producer: [ProducerInfo];
+  producerclose: [producerId: string];
+  /** A subscribed track is ready (resumed on the server). */
+  track: [RemoteTrack<TTrack>];
+  trackended: [RemoteTrack<TTrack>];
+  /** What to render for a speaker changed (new tracks, dub switched on or off). */
+  speakerview: [SpeakerView<TTrack>];
+  /** The available dub languages changed. */
+  languages: [languages: string[], offers: LanguageOffer[]];
+  /** Health of a dub this client listens to (about once a second). */
+  dubstats: [DubStats];
+  /** A dub this client listened to ended without being asked; the view is back on the original. */
+  dubended: [{ speakerPeerId: string; language: string; reason: string }];
+  /** The client left: 'left', 'roomClosed:<reason>', 'replaced', 'serverShutdown', 'disconnected'. */
+  close: [reason: string];
+  /** A background operation (auto-subscribe, dub switch) failed. */
+  error: [Error];
+};

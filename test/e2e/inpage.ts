@@ -1,0 +1,123 @@
+/**
+ * Functions evaluated inside the demo page (playwright `page.evaluate`): they read the page's `window.demo` state,
+ * grab decoded frames from the visible <video> of a tile, read receiver stats. Kept free of imports: playwright
+ * serialises each function's source.
+ */
+import type { Page } from 'playwright-core';
+
+export interface TileInfo {
+  peerId: string;
+  language: string | null;
+  hasVideo: boolean;
+  hasAudio: boolean;
+  videoWidth: number;
+  videoHeight: number;
+  currentTime: number;
+  swaps: { atMs: number; language: string | null }[];
+  health: string;
+}
+
+/** The listener's view of each remote speaker. */
+export function tiles(page: Page): Promise<TileInfo[]> {
+  return page.evaluate(() => {
+    type V = { language: string | null; audio?: unknown; video?: unknown };
+    type T = {
+      peerId: string;
+      videos: HTMLVideoElement[];
+      front: number;
+      view?: V;
+      swaps: { atMs: number; language: string | null }[];
+      health: HTMLElement;
+    };
+    const demo = (window as unknown as { demo: { tiles: Map<string, T> } }).demo;
+    return [...demo.tiles.values()].map((t) => {
+      const v = t.videos[t.front]!;
+      return {
+        peerId: t.peerId,
+        language: t.view?.language ?? null,
+        hasVideo: !!t.view?.video,
+        hasAudio: !!t.view?.audio,
+        videoWidth: v.videoWidth,
+        videoHeight: v.videoHeight,
+        currentTime: v.currentTime,
+        swaps: t.swaps,
+        health: t.health.textContent ?? '',
+      };
+    });
+  });
+}
+
+/** Inbound RTP counters of the listener's visible tracks for a speaker (packets, frames decoded, audio energy). */
+export function inboundStats(
+  page: Page,
+  peerId: string,
+): Promise<{ audioPackets: number; audioEnergy: number; videoFrames: number; videoPackets: number } | null> {
+  return page.evaluate(async (peerId) => {
+    type RT = { consumerId: string };
+    type C = { getStats(): Promise<RTCStatsReport> };
+    const demo = (
+      window as unknown as {
+        demo: { client?: { viewOf(p: string): { audio?: RT; video?: RT }; consumerOf(id: string): C | undefined } };
+      }
+    ).demo;
+    const client = demo.client;
+    if (!client) return null;
+    const view = client.viewOf(peerId);
+    const out = { audioPackets: 0, audioEnergy: 0, videoFrames: 0, videoPackets: 0 };
+    for (const [kind, t] of [
+      ['audio', view.audio],
+      ['video', view.video],
+    ] as const) {
+      if (!t) continue;
+      const report = await client.consumerOf(t.consumerId)?.getStats();
+      report?.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (kind === 'audio') {
+          out.audioPackets += Number(s.packetsReceived ?? 0);
+          out.audioEnergy += Number(s.totalAudioEnergy ?? 0);
+        } else {
+          out.videoFrames += Number(s.framesDecoded ?? 0);
+          out.videoPackets += Number(s.packetsReceived ?? 0);
+        }
+      });
+    }
+    return out;
+  }, peerId);
+}
+
+/**
+ * Grabs `count` frames, `intervalMs` apart, from the visible video of a speaker's tile, scaled to size x size grey
+ * levels (luma). Returns them as arrays of numbers (0-255) plus one PNG data URL of the last frame for the record.
+ */
+export function grabFrames(
+  page: Page,
+  peerId: string,
+  { count = 1, intervalMs = 100, size = 128 }: { count?: number; intervalMs?: number; size?: number } = {},
+): Promise<{ frames: number[][]; png: string; language: string | null }> {
+  return page.evaluate(
+    async ({ peerId, count, intervalMs, size }) => {
+      type T = { videos: HTMLVideoElement[]; front: number; view?: { language: string | null } };
+      const demo = (window as unknown as { demo: { tiles: Map<string, T> } }).demo;
+      const tile = demo.tiles.get(peerId);
+      if (!tile) throw new Error(`no tile for ${peerId}`);
+      const canvas = document.createElement('canvas');
+      canvas.width = size;
+      canvas.height = size;
+      const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+      const frames: number[][] = [];
+      for (let i = 0; i < count; i++) {
+        const video = tile.videos[tile.front]!;
+        ctx.drawImage(video, 0, 0, size, size);
+        const rgba = ctx.getImageData(0, 0, size, size).data;
+        const grey: number[] = new Array<number>(size * size);
+        for (let p = 0; p < size * size; p++) {
+          grey[p] = Math.round(0.299 * rgba[p * 4]! + 0.587 * rgba[p * 4 + 1]! + 0.114 * rgba[p * 4 + 2]!);
+        }
+        frames.push(grey);
+        if (i + 1 < count) await new Promise((r) => setTimeout(r, intervalMs));
+      }
+      return { frames, png: canvas.toDataURL('image/png'), language: tile.view?.language ?? null };
+    },
+    { peerId, count, intervalMs, size },
+  );
+}
