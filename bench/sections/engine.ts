@@ -190,7 +190,7 @@ const section: BenchSection = {
     ctx.log(`${video.length} frames, ${audio.length} audio frames`);
     const out = await throughput(video, audio);
     try {
-      Object.assign(out, await addedLatency(video, audio, ctx.log));
+      Object.assign(out, await addedLatency(video, audio, (m) => ctx.log(m)));
     } catch (err) {
       ctx.log(`added latency through the transcoding processor failed: ${String(err)}`);
       out['engine.addedLatencyMs.error'] = String(err);
