@@ -33,7 +33,7 @@ const exclude = excludeArg >= 0 ? (args[excludeArg + 1] ?? '').split(',') : ['la
 const outArg = args.indexOf('--out');
 const out = outArg >= 0 ? resolve(args[outArg + 1]!) : defaultPriorPath;
 const melOffset = defaultMemoryGeneratorOptions.melOffsetFrames;
-const LAMBDAS = [1, 3, 10, 30, 100, 300, 1000];
+const LAMBDAS = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000];
 
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.track.json'))

@@ -12,9 +12,21 @@ export const INNER_LIP_LOOP: readonly number[] = [
   78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
 ];
 
+/** FaceMesh face oval, in order around the face. */
+const FACE_OVAL: readonly number[] = [
+  10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136,
+  172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+];
+
 export interface MouthMesh {
-  /** Mesh indices of the vertices (the last vertex is virtual: the inner-mouth centre, index -1). */
+  /**
+   * Mesh indices of the vertices; -1: the inner-mouth centre (virtual); -2: a jaw anchor (virtual, see `anchorOf`).
+   */
   vertices: Int32Array;
+  /** For anchor vertices, the mesh index of the oval vertex they extend; -1 otherwise. */
+  anchorOf: Int32Array;
+  /** Anchor distance from the mouth centre, relative to the oval vertex's. */
+  anchorScale: number;
   /** Triangles as triples of positions into `vertices`. */
   triangles: Uint16Array;
   /** Per triangle: 1 when it lies inside the inner mouth. */
@@ -31,7 +43,7 @@ let cached: MouthMesh | undefined;
  * @param belowNoseIod vertices whose canonical y is at least this far below the nose tip are included (IOD units;
  *   negative includes a band above it)
  */
-export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05): MouthMesh {
+export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05, anchorScale = 1.25): MouthMesh {
   if (cached) return cached;
   const { positions } = canonicalFace();
   const iod = Math.hypot(
@@ -76,6 +88,13 @@ export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05): MouthMesh {
     if (innerSet.has(a) && innerSet.has(b)) continue; // the mouth hole is not a border
     borderMesh[a] = borderMesh[b] = 1;
   }
+  // The oval run inside the region becomes interior (the chin moves); the top cut stays the border.
+  const ovalRun = FACE_OVAL.filter((i) => touched[i] && borderMesh[i]);
+  const ovalSet = new Set(ovalRun);
+  // Keep the two ends of the run (where the oval meets the top cut) on the border.
+  const ordered = orderRun(ovalRun);
+  for (const i of ordered.slice(1, -1)) borderMesh[i] = 0;
+  void ovalSet;
   const verts: number[] = [];
   const pos = new Int32Array(469).fill(-1);
   for (let i = 0; i < 468; i++) {
@@ -94,10 +113,29 @@ export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05): MouthMesh {
     triangles.push(pos[a]!, pos[b]!, centre);
     inner.push(1);
   }
+  // Anchor band below the oval: one anchor per oval vertex, two triangles per oval edge.
+  const anchorOf: number[] = verts.map(() => -1);
+  const anchorPos = new Map<number, number>();
+  for (const i of ordered) {
+    anchorPos.set(i, verts.length);
+    verts.push(-2);
+    anchorOf.push(i);
+  }
+  for (let j = 0; j + 1 < ordered.length; j++) {
+    const a = ordered[j]!;
+    const b = ordered[j + 1]!;
+    triangles.push(pos[a]!, pos[b]!, anchorPos.get(a)!, pos[b]!, anchorPos.get(b)!, anchorPos.get(a)!);
+    inner.push(0, 0);
+  }
   const weights = new Float32Array(verts.length);
   const border = new Uint8Array(verts.length);
   const borderPts = verts.filter((v) => v >= 0 && borderMesh[v]);
   verts.forEach((v, i) => {
+    if (v === -2) {
+      border[i] = 1; // anchors stay where the real frame's are, and show the real frame
+      weights[i] = 0;
+      return;
+    }
     if (v < 0) {
       weights[i] = 1;
       return;
@@ -113,6 +151,8 @@ export function mouthMesh(featherIod = 0.18, belowNoseIod = -0.05): MouthMesh {
   });
   cached = {
     vertices: Int32Array.from(verts),
+    anchorOf: Int32Array.from(anchorOf),
+    anchorScale,
     triangles: Uint16Array.from(triangles),
     innerMouth: Uint8Array.from(inner),
     weights,
@@ -133,8 +173,35 @@ export function meshVertices(m: MouthMesh, mesh: ArrayLike<number>, out = new Fl
   cy /= INNER_LIP_LOOP.length;
   for (let k = 0; k < m.vertices.length; k++) {
     const v = m.vertices[k]!;
-    out[2 * k] = v < 0 ? cx : mesh[2 * v]!;
-    out[2 * k + 1] = v < 0 ? cy : mesh[2 * v + 1]!;
+    if (v === -2) {
+      const o = m.anchorOf[k]!;
+      out[2 * k] = cx + (mesh[2 * o]! - cx) * m.anchorScale;
+      out[2 * k + 1] = cy + (mesh[2 * o + 1]! - cy) * m.anchorScale;
+    } else {
+      out[2 * k] = v < 0 ? cx : mesh[2 * v]!;
+      out[2 * k + 1] = v < 0 ? cy : mesh[2 * v + 1]!;
+    }
+  }
+  return out;
+}
+
+/** The oval vertices of the region in oval order, as one contiguous run (the oval list is circular). */
+function orderRun(run: readonly number[]): number[] {
+  const inRun = new Set(run);
+  const n = FACE_OVAL.length;
+  // Start just after a gap.
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    if (inRun.has(FACE_OVAL[i]!) && !inRun.has(FACE_OVAL[(i - 1 + n) % n]!)) {
+      start = i;
+      break;
+    }
+  }
+  const out: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const v = FACE_OVAL[(start + j) % n]!;
+    if (!inRun.has(v)) break;
+    out.push(v);
   }
   return out;
 }
