@@ -132,4 +132,33 @@ describe('EmbeddedDubSource options and errors', () => {
       source.close();
     }
   });
+
+  it('clear() drops the utterance in progress (barge-in); later speech is dubbed again', async () => {
+    const speech = await englishSpeech('Good morning everybody.');
+    const source = new EmbeddedDubSource({ targetLanguage: 'en' });
+    const segments: DubSegment[] = [];
+    source.on('segment', (s) => segments.push(s));
+    await source.start();
+    const push = (x: Float32Array, t0Ms: number) => {
+      for (let i = 0; i < x.length; i += 320) {
+        const data = Int16Array.from(x.subarray(i, i + 320), (v) => Math.round(v * 32767));
+        source.pushAudio({
+          data,
+          sampleRate: 16000,
+          channels: 1,
+          samplesPerChannel: data.length,
+          timestampUs: (t0Ms + i / 16) * 1000,
+        });
+      }
+    };
+    push(speech.subarray(0, Math.round(speech.length * 0.6)), 0); // cut mid-utterance
+    source.clear();
+    await source.flush();
+    expect(segments.length).toBe(0);
+    push(speech, 10_000);
+    await source.flush();
+    expect(segments.length).toBe(1);
+    expect(segments[0]!.sourceStartMs).toBeGreaterThan(10_000); // on the clock of the frames after the clear
+    source.close();
+  });
 });

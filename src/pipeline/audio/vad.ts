@@ -145,9 +145,9 @@ export class VadSegmenter {
     this.hangFrames = Math.max(1, Math.ceil(this.opts.minSilenceMs / VAD_FRAME_MS));
   }
 
-  /** Sets the input-clock time of frame 0 (call before the first push). */
+  /** Sets the input-clock time of the next pushed frame (before the first push, and after a clear()). */
   setOrigin(ms: number): void {
-    this.originMs = ms;
+    this.originMs = ms - this.frameIndex * VAD_FRAME_MS;
   }
 
   get inSpeechNow(): boolean {

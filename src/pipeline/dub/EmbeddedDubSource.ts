@@ -9,7 +9,7 @@ import type { SpeechSegment, VadSegmenterOptions } from '../audio/vad.ts';
 import type { AudioFrame } from '../media.ts';
 import createDebug from './debug.ts';
 import { apertiumTranslate } from './engines/apertium.ts';
-import { pocketsphinxRecognize } from './engines/pocketsphinx.ts';
+import { pocketsphinxRecognize, type RecognizeResult } from './engines/pocketsphinx.ts';
 import { chooseVoice, synthesize, type TtsEngine } from './engines/tts.ts';
 import { TypedEmitter } from './events.ts';
 import { checkEmbeddedLanguages } from './languages.ts';
@@ -51,6 +51,8 @@ export class EmbeddedDubSource extends TypedEmitter<DubSourceEvents> implements 
   private readonly input: SpeechInput;
   private readonly queue: SpeechSegment[] = [];
   private working: Promise<void> | undefined;
+  /** Translation + synthesis stage, in utterance order. */
+  private tail: Promise<void> = Promise.resolve();
   private nextId = 0;
   private generation = 0;
   private started = false;
@@ -111,6 +113,7 @@ export class EmbeddedDubSource extends TypedEmitter<DubSourceEvents> implements 
     if (this._closed) return;
     await this.input.flush();
     while (this.working) await this.working;
+    await this.tail;
   }
 
   clear(): void {
@@ -144,47 +147,79 @@ export class EmbeddedDubSource extends TypedEmitter<DubSourceEvents> implements 
         ),
       );
     }
-    if (!this.working) this.working = this.drain();
+    // The reset runs after the assignment even when drain() completes synchronously (passthrough).
+    if (!this.working) {
+      this.working = this.drain().finally(() => {
+        this.working = undefined;
+      });
+    }
   }
 
+  private reportFailure(err: unknown): void {
+    if (this._closed || (err instanceof DubError && err.code === 'closed')) return;
+    this.safeEmit(
+      'error',
+      err instanceof DubError ? err : new DubError('tool-failed', String(err), { retryable: true, cause: err }),
+    );
+  }
+
+  /**
+   * Two stages in order: recognition here, translation + synthesis on `tail`, so the next utterance is recognised
+   * while the previous one is translated and spoken (the tools are separate processes: they overlap on 2 cores).
+   */
   private async drain(): Promise<void> {
     try {
       for (let seg = this.queue.shift(); seg && !this._closed; seg = this.queue.shift()) {
         const gen = this.generation;
-        try {
-          const out = await this.process(seg);
-          if (out && gen === this.generation && !this._closed) this.safeEmit('segment', out);
-        } catch (err) {
-          if (this._closed || (err instanceof DubError && err.code === 'closed')) return;
-          this.safeEmit(
-            'error',
-            err instanceof DubError ? err : new DubError('tool-failed', String(err), { retryable: true, cause: err }),
-          );
+        const id = this.nextId++;
+        if (this.passthrough) {
+          this.safeEmit('segment', {
+            ...this.base(id, seg),
+            pcm: seg.samples,
+            sampleRate: 16000,
+            latencyMs: performance.now() - seg.speechEndWallMs,
+          });
+          continue;
         }
+        let asr: RecognizeResult;
+        try {
+          asr = await pocketsphinxRecognize(this.procs, seg.samples);
+        } catch (err) {
+          this.reportFailure(err);
+          continue;
+        }
+        debug(
+          `segment ${id}: ${seg.samples.length / 16} ms of audio, ${asr.words.length} words in ${asr.wallMs.toFixed(0)} ms`,
+        );
+        if (!asr.text || gen !== this.generation) continue;
+        const current = seg;
+        this.tail = this.tail.then(async () => {
+          try {
+            const out = await this.speak(id, current, asr);
+            if (out && gen === this.generation && !this._closed) this.safeEmit('segment', out);
+          } catch (err) {
+            this.reportFailure(err);
+          }
+        });
       }
-    } finally {
-      this.working = undefined;
+    } catch (err) {
+      this.reportFailure(err);
     }
   }
 
-  /** One utterance through ASR -> MT -> TTS. Undefined when nothing was recognised. */
-  private async process(seg: SpeechSegment): Promise<DubSegment | undefined> {
-    const id = this.nextId++;
-    const base = {
+  private base(id: number, seg: SpeechSegment) {
+    return {
       id,
       language: this.targetLanguage,
       sourceStartMs: seg.startMs,
       sourceEndMs: seg.endMs,
       speechEndMs: seg.speechEndMs,
     };
-    if (this.passthrough) {
-      return { ...base, pcm: seg.samples, sampleRate: 16000, latencyMs: performance.now() - seg.speechEndWallMs };
-    }
-    const asr = await pocketsphinxRecognize(this.procs, seg.samples);
-    debug(
-      `segment ${id}: ${seg.samples.length / 16} ms of audio, ${asr.words.length} words in ${asr.wallMs.toFixed(0)} ms`,
-    );
-    if (!asr.text) return undefined;
+  }
+
+  /** Translation and synthesis of one recognised utterance. Undefined when the translation is empty. */
+  private async speak(id: number, seg: SpeechSegment, asr: RecognizeResult): Promise<DubSegment | undefined> {
+    if (this._closed) return undefined;
     const mt =
       this.targetLanguage === this.sourceLanguage
         ? { text: asr.text, wallMs: 0 }
@@ -193,7 +228,7 @@ export class EmbeddedDubSource extends TypedEmitter<DubSourceEvents> implements 
     const tts = await synthesize(this.procs, mt.text, this.targetLanguage, { engine: this.opts.ttsEngine });
     debug(`segment ${id}: mt ${mt.wallMs.toFixed(0)} ms, tts (${tts.engine}) ${tts.wallMs.toFixed(0)} ms`);
     return {
-      ...base,
+      ...this.base(id, seg),
       pcm: tts.pcm,
       sampleRate: tts.sampleRate,
       sourceText: asr.text,

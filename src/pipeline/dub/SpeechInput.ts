@@ -152,6 +152,9 @@ export class SpeechInput {
     this.generation++;
     this.pendingLen = 0;
     this.segmenter.clear();
+    // The audio after a barge-in may not follow on: take the clock from the next frame's timestamp.
+    this.originSet = false;
+    this.resampler = undefined;
     this.vad?.reset();
   }
 
