@@ -8,7 +8,8 @@ import { repoRoot } from '../paths.ts';
 export const summary = 'run the SFU: HTTP + WebSocket signalling on one port, mediasoup workers, taps';
 
 const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers N] [--secret S] [--mode demo|prod]
-                     [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages en,fr]
+                     [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages es,fr]
+                     [--dub-stage lipsync|identity] [--dub-delay-ms 1500]
                      [--processor transcode|identity] [--stage NAME]
   --port N            HTTP + WebSocket port (default 8080; 0 picks a free one)
   --host H            interface for HTTP/WS (default 127.0.0.1: loopback only)
@@ -19,7 +20,10 @@ const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers 
   --announced-ip A    address announced in ICE candidates (public IP / hostname behind NAT)
   --rtc-ports A-B     UDP/TCP port range for WebRTC (default 10000-59999)
   --static DIR        static files at / (default: the demo page, bundled into .cache/demo)
-  --languages L       dub languages rooms advertise, comma-separated (default none)
+  --languages L       dub languages rooms offer (embedded translator from English: es, ca, fr), comma-separated;
+                      listeners choose one per speaker (default none)
+  --dub-stage S       face stage of dub pipelines: lipsync (default) or identity (dubbed voice, real face)
+  --dub-delay-ms N    dub timeline delay; the dubbed video is delayed as much (default 1500)
   --processor P       transcode (default): tapped tracks are decoded, run through --stage and re-encoded;
                       identity: forwarded unchanged
   --stage NAME        frame stage of the transcoding processor (default identity; see lipsync dub --help)`;
@@ -38,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
       'rtc-ports': { type: 'string' },
       static: { type: 'string' },
       languages: { type: 'string' },
+      'dub-stage': { type: 'string' },
+      'dub-delay-ms': { type: 'string' },
       processor: { type: 'string' },
       stage: { type: 'string' },
     },
@@ -79,6 +85,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   // mediasoup (and node-av for the transcoding processor) are loaded only when serving.
   const { LipsyncServer } = await import('../../sfu/index.ts');
+  const dubStage = opts['dub-stage'] ?? 'lipsync';
+  if (dubStage !== 'lipsync' && dubStage !== 'identity')
+    throw new UsageError('--dub-stage must be lipsync or identity');
+  const dubs = languages?.length
+    ? (await import('../../sfu/dub/index.ts')).dubManagerFactory({
+        offers: languages.map((language) => ({ language, source: 'embedded' as const })),
+        stage: dubStage,
+        timelineDelayMs: numberOption('dub-delay-ms', opts['dub-delay-ms'], 1500, 0, 10_000),
+      })
+    : undefined;
   let processorFactory: RtpProcessorFactory | undefined;
   if (processor === 'transcode') {
     const pipeline = await import('../../pipeline/index.ts');
@@ -101,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
     demo: mode === 'demo',
     ...(staticDir ? { staticDir } : {}),
     ...(languages?.length ? { languages } : {}),
+    ...(dubs ? { dubs } : {}),
     ...(processorFactory ? { processorFactory } : {}),
     transport: {
       listenIp: opts['listen-ip'] ?? (host === 'localhost' ? '127.0.0.1' : host),

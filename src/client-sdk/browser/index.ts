@@ -9,7 +9,18 @@
  *   client.on('speakerview', (v) => show(v));
  *   await client.setDubLanguage(v.peerId, 'es');
  */
-export { LipsyncClient, RequestError, SignalChannel } from '../core/index.ts';
+import { LipsyncClient as CoreLipsyncClient } from '../core/LipsyncClient.ts';
+import type { JoinOptions } from '../core/types.ts';
+
+export { RequestError, SignalChannel } from '../core/index.ts';
+
+/** The client with this browser's mediasoup-client handler and WebSocket. */
+export class LipsyncClient extends CoreLipsyncClient<MediaStreamTrack> {
+  /** Joins a room: connects, joins with the token, loads the Device. */
+  static async join(options: JoinOptions): Promise<LipsyncClient> {
+    return new LipsyncClient(await super.connect(options));
+  }
+}
 export type {
   ClientEvents,
   DubChoice,

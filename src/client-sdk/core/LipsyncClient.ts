@@ -94,11 +94,6 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
     }
   }
 
-  /** Joins a room with the default handler of this environment (browsers). */
-  static async join(options: JoinOptions): Promise<LipsyncClient> {
-    return new LipsyncClient<MediaStreamTrack>(await LipsyncClient.connect(options));
-  }
-
   protected constructor({ channel, device, joined, options }: JoinedSession) {
     super();
     this.#channel = channel;
@@ -176,9 +171,25 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
       track: track as unknown as MediaStreamTrack,
     });
     this.#localProducers.set(producer.id, producer);
+    // werift's RTCRtpSender reports PLIs; a browser's RTCRtpSender has no such event (its encoder handles them).
+    const sender = producer.rtpSender as unknown as
+      | { onPictureLossIndication?: { subscribe(f: () => void): { unSubscribe(): void } } }
+      | undefined;
     return {
       producerId: producer.id,
       kind: producer.kind,
+      onKeyframeRequest: (listener) => {
+        const pli = sender?.onPictureLossIndication;
+        if (!pli) return () => {};
+        const subscription = pli.subscribe(() => {
+          try {
+            listener();
+          } catch (err) {
+            console.error('lipsync client: keyframe listener threw:', err);
+          }
+        });
+        return () => subscription.unSubscribe();
+      },
       close: () => {
         if (producer.closed) return;
         producer.close();

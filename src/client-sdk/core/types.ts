@@ -57,6 +57,12 @@ export interface SpeakerView<TTrack = MediaStreamTrack> {
 export interface Publication {
   producerId: string;
   kind: 'audio' | 'video';
+  /**
+   * Calls `listener` whenever the SFU asks this sender for a keyframe (a listener joined, lost packets, or the tap's
+   * processor needs one): an encoder feeding the track should emit one soon. Returns an unsubscribe function. In
+   * browsers the browser's own encoder answers keyframe requests and the listener is never called.
+   */
+  onKeyframeRequest(listener: () => void): () => void;
   close(): void;
 }
 

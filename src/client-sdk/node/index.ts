@@ -1,10 +1,12 @@
-/** Node SDK: a werift-backed peer with the same API as the browser SDK. */
+/** Node SDK: the same LipsyncClient as the browser SDK, on werift. */
 export {
   LipsyncClient,
   RequestError,
+  type DubChoice,
   type JoinOptions,
   type Publication,
   type RemoteTrack,
+  type SpeakerView,
   type SubscribePolicy,
 } from './LipsyncClient.ts';
 export { SignalChannel } from './SignalChannel.ts';

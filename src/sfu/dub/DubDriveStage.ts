@@ -1,0 +1,212 @@
+/**
+ * The AvStage of one dub pipeline: it wraps the face stage (the lip-sync engine, or the identity stage when the
+ * speaker refused face re-rendering) and feeds it the drive audio from a dub source through a DubTimeline.
+ *
+ *   speaker audio (t) --> dub source --> segments --> DubTimeline (placed at source start + delayMs)
+ *                    \                                        |
+ *   speaker video (t) --> delay line (delayMs) --> inner stage <-- drive audio, 20 ms frames, output clock t + delayMs
+ *
+ * Everything reaches the inner stage on the output clock (input clock + delayMs), in step: when the speaker's audio
+ * has reached input time T, the drive audio is pushed up to output time T and the frames captured at or before
+ * T - delayMs are released, so the engine always has the drive audio of the frames it renders. A segment that is
+ * ready later than its nominal place (translation slower than the delay) starts at once: lips and voice stay together,
+ * only the translation lags (counted in `lateSegments`). The output timestamps are output-clock times plus the inner
+ * stage's delay, so `delayMs` of this stage is the sum of both, which is what the transcoding processor's sender
+ * reports use.
+ */
+import {
+  TypedEmitter,
+  type AudioFrame,
+  type AvStage,
+  type AvStageEvents,
+  type VideoFrame,
+} from '../../pipeline/index.ts';
+import { DubTimeline, segmentAt, type DubSegment, type DubSource } from '../../pipeline/dub/index.ts';
+
+const DRIVE_RATE = 48_000;
+const DRIVE_FRAME_SAMPLES = 960; // 20 ms
+
+export interface DubDriveStageOptions {
+  /** The face stage (created with driveAudio: true). Closed with this stage. */
+  inner: AvStage;
+  /** Started dub source fed with the speaker's audio; closed with this stage. */
+  source: DubSource;
+  /** Delay from the source speech to its dub, in ms; the video is delayed as much. Default 1500. */
+  delayMs?: number;
+  /** Most video frames held in the delay line (oldest dropped beyond). Default: delayMs at 30 fps + 30. */
+  maxHeldFrames?: number;
+}
+
+interface Placed {
+  startMs: number;
+  pcm: Int16Array;
+}
+
+export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStage {
+  readonly name: string;
+  readonly delayMs: number;
+  readonly timelineDelayMs: number;
+  readonly counters = {
+    segments: 0,
+    lateSegments: 0,
+    droppedFrames: 0,
+    videoOut: 0,
+    driveFrames: 0,
+    /** Drive frames that carried speech (not silence). */
+    speechFrames: 0,
+  };
+  readonly #inner: AvStage;
+  readonly #source: DubSource;
+  readonly #timeline: DubTimeline;
+  readonly #maxHeld: number;
+  readonly #heldVideo: VideoFrame[] = [];
+  readonly #heldAudio: AudioFrame[] = [];
+  readonly #queue: Placed[] = [];
+  /** Output-clock time (ms) up to which drive audio has been pushed; null before the first speaker audio. */
+  #cursorMs: number | null = null;
+  #closed = false;
+
+  constructor({ inner, source, delayMs = 1500, maxHeldFrames }: DubDriveStageOptions) {
+    super();
+    this.#inner = inner;
+    this.#source = source;
+    this.timelineDelayMs = delayMs;
+    this.delayMs = inner.delayMs + delayMs;
+    this.name = `dub(${inner.name})`;
+    this.#timeline = new DubTimeline({ delayMs });
+    this.#maxHeld = maxHeldFrames ?? Math.ceil((delayMs / 1000) * 30) + 30;
+    inner.on('video', (f) => {
+      this.counters.videoOut++;
+      this.safeEmit('video', f);
+    });
+    inner.on('audio', (f) => this.safeEmit('audio', f));
+    inner.on('warning', (m) => this.safeEmit('warning', m));
+    source.on('segment', (seg) => this.#onSegment(seg));
+    source.on('error', (err) => this.safeEmit('warning', `dub source: ${err.code}: ${err.message}`));
+  }
+
+  #onSegment(seg: DubSegment): void {
+    if (this.#closed) return;
+    const placed = this.#timeline.place(seg);
+    const at48 = segmentAt(seg, DRIVE_RATE);
+    const pcm = new Int16Array(at48.pcm.length);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(at48.pcm[i]! * 32767)));
+    const prevEnd = this.#queue.at(-1);
+    const prevEndMs = prevEnd ? prevEnd.startMs + (prevEnd.pcm.length / DRIVE_RATE) * 1000 : -Infinity;
+    let startMs = Math.max(placed.outputStartMs, prevEndMs);
+    if (this.#cursorMs !== null && startMs < this.#cursorMs) {
+      this.counters.lateSegments++;
+      startMs = this.#cursorMs;
+    }
+    this.counters.segments++;
+    this.#queue.push({ startMs, pcm });
+  }
+
+  pushVideo(frame: VideoFrame): void {
+    if (this.#closed) return;
+    this.#heldVideo.push(frame);
+    if (this.#heldVideo.length > this.#maxHeld) {
+      this.#heldVideo.shift();
+      this.counters.droppedFrames++;
+    }
+    this.#pump(null);
+  }
+
+  pushSpeakerAudio(frame: AudioFrame): void {
+    if (this.#closed) return;
+    try {
+      this.#source.pushAudio(frame);
+    } catch (err) {
+      this.safeEmit('warning', `dub source rejected audio: ${String(err)}`);
+    }
+    this.#heldAudio.push(frame);
+    this.#pump((frame.timestampUs + (frame.samplesPerChannel / frame.sampleRate) * 1e6) / 1000);
+  }
+
+  /** Drive audio comes from the dub source; audio pushed here from elsewhere is ignored. */
+  pushDriveAudio(_frame: AudioFrame): void {}
+
+  /** Advances the output clock to the speaker's input time `nowMs` (null: only release what is due). */
+  #pump(nowMs: number | null): void {
+    if (nowMs !== null) {
+      this.#cursorMs ??= nowMs;
+      // Drive audio up to output time nowMs, in whole 20 ms frames.
+      while (this.#cursorMs + 20 <= nowMs) {
+        this.#pushDriveFrame(this.#cursorMs);
+        this.#cursorMs += 20;
+      }
+    }
+    if (this.#cursorMs === null) return;
+    const dueUs = (this.#cursorMs - this.timelineDelayMs) * 1000;
+    const shiftUs = this.timelineDelayMs * 1000;
+    // Release in input order, audio and video interleaved by time, on the output clock.
+    while (this.#heldAudio.length || this.#heldVideo.length) {
+      const a = this.#heldAudio[0];
+      const v = this.#heldVideo[0];
+      const next = a && (!v || a.timestampUs <= v.timestampUs) ? a : v;
+      if (!next || next.timestampUs > dueUs) break;
+      if (next === a) {
+        this.#heldAudio.shift();
+        this.#inner.pushSpeakerAudio({ ...a, timestampUs: a.timestampUs + shiftUs });
+      } else if (v) {
+        this.#heldVideo.shift();
+        this.#inner.pushVideo({ ...v, timestampUs: v.timestampUs + shiftUs });
+      }
+    }
+  }
+
+  #pushDriveFrame(startMs: number): void {
+    const data = new Int16Array(DRIVE_FRAME_SAMPLES);
+    const endMs = startMs + 20;
+    let speech = false;
+    while (this.#queue.length) {
+      const seg = this.#queue[0]!;
+      const segEndMs = seg.startMs + (seg.pcm.length / DRIVE_RATE) * 1000;
+      if (segEndMs <= startMs) {
+        this.#queue.shift();
+        continue;
+      }
+      if (seg.startMs >= endMs) break;
+      // Copy the overlap of [seg.startMs, segEndMs) and [startMs, endMs).
+      const from = Math.max(0, Math.round(((seg.startMs - startMs) / 1000) * DRIVE_RATE));
+      const segFrom = Math.max(0, Math.round(((startMs - seg.startMs) / 1000) * DRIVE_RATE));
+      const n = Math.min(DRIVE_FRAME_SAMPLES - from, seg.pcm.length - segFrom);
+      if (n > 0) {
+        data.set(seg.pcm.subarray(segFrom, segFrom + n), from);
+        speech = true;
+      }
+      if (segEndMs > endMs) break;
+      this.#queue.shift();
+    }
+    this.counters.driveFrames++;
+    if (speech) this.counters.speechFrames++;
+    this.#inner.pushDriveAudio({
+      data,
+      sampleRate: DRIVE_RATE,
+      channels: 1,
+      samplesPerChannel: DRIVE_FRAME_SAMPLES,
+      timestampUs: startMs * 1000,
+    });
+  }
+
+  async flush(): Promise<void> {
+    await this.#source.flush().catch(() => {});
+    const lastUs = Math.max(this.#heldAudio.at(-1)?.timestampUs ?? 0, this.#heldVideo.at(-1)?.timestampUs ?? 0);
+    if (this.#cursorMs !== null) this.#pump(lastUs / 1000 + this.timelineDelayMs + 20);
+    await this.#inner.flush();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#heldVideo.length = 0;
+    this.#heldAudio.length = 0;
+    this.#queue.length = 0;
+    try {
+      this.#source.close();
+    } finally {
+      this.#inner.close();
+      this.removeAllListeners();
+    }
+  }
+}

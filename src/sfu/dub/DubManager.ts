@@ -1,0 +1,263 @@
+/**
+ * A room's dubbing: which languages it offers and from which source, each speaker's consent, and one DubPipeline per
+ * (speaker, language) that some listener chose, started on the first listener and stopped when the last one leaves
+ * (changes language, returns to the original, leaves the room). Bad requests get a clear SignalError and touch
+ * nothing else: an unsupported language, a speaker who refused, a speaker with nothing to dub, a pipeline that failed.
+ *
+ *   new LipsyncServer({ dubs: dubManagerFactory({ offers: [{ language: 'es', source: 'embedded' }] }) })
+ */
+import type { types as ms } from 'mediasoup';
+import { EmbeddedDubSource, type DubSource } from '../../pipeline/dub/index.ts';
+import type { LanguageOffer, ResponseMap } from '../../protocol/index.ts';
+import { SignalError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import type { Peer } from '../Peer.ts';
+import type { Room, RoomDubHooks } from '../Room.ts';
+import { DubPipeline } from './DubPipeline.ts';
+
+const logger = createLogger('DubManager');
+
+export interface DubManagerOptions {
+  /** Languages offered and their sources. */
+  offers: LanguageOffer[];
+  /** Language the speakers speak (the embedded translator recognises English only). Default `en`. */
+  sourceLanguage?: string;
+  /**
+   * Builds the (not yet started) dub source of a pipeline. Default: EmbeddedDubSource for `embedded` offers;
+   * other sources must be supplied here.
+   */
+  createDubSource?: (ctx: { room: Room; speakerPeerId: string; offer: LanguageOffer }) => DubSource;
+  /** Face stage for re-rendering (default `lipsync`) and its params. */
+  stage?: string;
+  stageParams?: Record<string, unknown>;
+  /** DubTimeline delay in ms (the dubbed video is delayed as much). Default 1500. */
+  timelineDelayMs?: number;
+  /** Longest wait for a new pipeline's producers, in ms. Default 45000. */
+  startTimeoutMs?: number;
+  /** Period of the `dubStats` notification, in ms (0: never). Default 1000. */
+  statsIntervalMs?: number;
+}
+
+interface Consent {
+  dub: boolean;
+  faceRendering: boolean;
+}
+
+export class DubManager implements RoomDubHooks {
+  readonly offers: LanguageOffer[];
+  readonly #room: Room;
+  readonly #options: DubManagerOptions;
+  /** Speaker peer id -> their original producers. */
+  readonly #originals = new Map<string, Map<string, ms.Producer>>();
+  readonly #consent = new Map<string, Consent>();
+  /** `${speaker}\n${language}` -> pipeline. */
+  readonly #pipelines = new Map<string, DubPipeline>();
+  /** Listener peer id -> speaker peer id -> language. */
+  readonly #choices = new Map<string, Map<string, string>>();
+  readonly #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(room: Room, options: DubManagerOptions) {
+    this.#room = room;
+    this.#options = options;
+    this.offers = options.offers.map((o) => ({ ...o }));
+    room.setLanguages(this.offers.map((o) => o.language));
+    const period = options.statsIntervalMs ?? 1000;
+    if (period > 0) {
+      this.#statsTimer = setInterval(() => this.#sendStats(), period);
+      this.#statsTimer.unref();
+    }
+  }
+
+  /** Running pipelines (tests, health). */
+  get pipelines(): readonly DubPipeline[] {
+    return [...this.#pipelines.values()];
+  }
+
+  addOriginalProducer(peerId: string, producer: ms.Producer): void {
+    let set = this.#originals.get(peerId);
+    if (!set) this.#originals.set(peerId, (set = new Map<string, ms.Producer>()));
+    set.set(producer.id, producer);
+    for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.addProducer(producer);
+  }
+
+  removeOriginalProducer(peerId: string, producerId: string): void {
+    this.#originals.get(peerId)?.delete(producerId);
+    for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.removeProducer(producerId);
+  }
+
+  removePeer(peerId: string): void {
+    // As a listener: release every dub it held.
+    const choices = this.#choices.get(peerId);
+    this.#choices.delete(peerId);
+    for (const [speaker, language] of choices ?? []) this.#release(peerId, speaker, language);
+    // As a speaker: its pipelines end (the room tells listeners the producers closed).
+    this.#originals.delete(peerId);
+    this.#consent.delete(peerId);
+    for (const p of [...this.#pipelines.values()]) {
+      if (p.speakerPeerId === peerId) this.#stop(p, null);
+    }
+    for (const map of this.#choices.values()) map.delete(peerId);
+  }
+
+  async setDubLanguage(
+    listener: Peer,
+    speakerPeerId: string,
+    language: string | null,
+  ): Promise<ResponseMap['setDubLanguage']> {
+    if (this.#closed) throw new SignalError('badState', 'room closed');
+    const previous = this.#choices.get(listener.id)?.get(speakerPeerId);
+    if (language === null) {
+      if (previous) this.#forget(listener.id, speakerPeerId, previous);
+      return { speakerPeerId, language: null, producers: [] };
+    }
+    if (speakerPeerId === listener.id) throw new SignalError('badRequest', 'a peer cannot choose a dub of itself');
+    const offer = this.offers.find((o) => o.language === language);
+    if (!offer) {
+      const offered = this.offers.map((o) => o.language).join(', ') || 'none';
+      throw new SignalError('unsupported', `language ${language} not offered in this room (offered: ${offered})`);
+    }
+    const consent = this.#consent.get(speakerPeerId) ?? { dub: true, faceRendering: true };
+    if (!consent.dub) throw new SignalError('unsupported', `speaker ${speakerPeerId} does not allow dubbing`);
+    const originals = [...(this.#originals.get(speakerPeerId)?.values() ?? [])].filter((p) => !p.closed);
+    if (!originals.some((p) => p.kind === 'audio')) {
+      throw new SignalError('badState', `speaker ${speakerPeerId} publishes no audio to dub`);
+    }
+    const pipeline = this.#pipelineFor(speakerPeerId, offer, consent, originals);
+    // Count the listener in before waiting, so a second listener arriving meanwhile shares the same start.
+    pipeline.listeners.add(listener.id);
+    let choices = this.#choices.get(listener.id);
+    if (!choices) this.#choices.set(listener.id, (choices = new Map<string, string>()));
+    choices.set(speakerPeerId, language);
+    if (previous && previous !== language) this.#release(listener.id, speakerPeerId, previous);
+    try {
+      await pipeline.ready(this.#options.startTimeoutMs ?? 45_000);
+    } catch (err) {
+      this.#forget(listener.id, speakerPeerId, language);
+      throw new SignalError(
+        'internal',
+        `dub ${language} of ${speakerPeerId} could not start: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (listener.closed) throw new SignalError('badState', 'peer left during the request');
+    return {
+      speakerPeerId,
+      language,
+      producers: pipeline.producers,
+      faceRendering: pipeline.faceRendering,
+      source: pipeline.sourceKind,
+    };
+  }
+
+  setDubConsent(speaker: Peer, consent: Consent): Promise<void> {
+    const before = this.#consent.get(speaker.id) ?? { dub: true, faceRendering: true };
+    this.#consent.set(speaker.id, { ...consent });
+    // Running pipelines that no longer match the consent stop; listeners fall back to the original (dubEnded).
+    for (const p of [...this.#pipelines.values()]) {
+      if (p.speakerPeerId !== speaker.id) continue;
+      if (!consent.dub) this.#stop(p, 'the speaker withdrew consent to dubbing');
+      else if (before.faceRendering && !consent.faceRendering && p.faceRendering) {
+        this.#stop(p, 'the speaker refused face re-rendering; choose the language again for a voice-only dub');
+      }
+    }
+    return Promise.resolve();
+  }
+
+  #pipelineFor(speakerPeerId: string, offer: LanguageOffer, consent: Consent, originals: ms.Producer[]): DubPipeline {
+    const key = `${speakerPeerId}\n${offer.language}`;
+    const existing = this.#pipelines.get(key);
+    if (existing && !existing.closed) return existing;
+    const pipeline = new DubPipeline({
+      room: this.#room,
+      speakerPeerId,
+      language: offer.language,
+      sourceKind: offer.source,
+      faceRendering: consent.faceRendering,
+      createSource: async () => {
+        const source = this.#createSource(speakerPeerId, offer);
+        try {
+          await source.start();
+        } catch (err) {
+          source.close();
+          throw err;
+        }
+        return source;
+      },
+      ...(this.#options.stage ? { stage: this.#options.stage } : {}),
+      ...(this.#options.stageParams ? { stageParams: this.#options.stageParams } : {}),
+      ...(this.#options.timelineDelayMs !== undefined ? { timelineDelayMs: this.#options.timelineDelayMs } : {}),
+    });
+    pipeline.on('failed', (err) => this.#stop(pipeline, `the dub pipeline failed: ${err.message}`));
+    this.#pipelines.set(key, pipeline);
+    for (const p of originals) pipeline.addProducer(p);
+    logger.debug(`dub ${speakerPeerId}/${offer.language} starting (face ${consent.faceRendering})`);
+    return pipeline;
+  }
+
+  #createSource(speakerPeerId: string, offer: LanguageOffer): DubSource {
+    if (this.#options.createDubSource) {
+      return this.#options.createDubSource({ room: this.#room, speakerPeerId, offer });
+    }
+    if (offer.source !== 'embedded') {
+      throw new Error(`no ${offer.source} dub source configured for ${offer.language}`);
+    }
+    return new EmbeddedDubSource({
+      sourceLanguage: this.#options.sourceLanguage ?? 'en',
+      targetLanguage: offer.language,
+    });
+  }
+
+  /** The listener no longer wants this dub: forget the choice and release the pipeline. */
+  #forget(listenerId: string, speakerPeerId: string, language: string): void {
+    const choices = this.#choices.get(listenerId);
+    if (choices?.get(speakerPeerId) === language) choices.delete(speakerPeerId);
+    this.#release(listenerId, speakerPeerId, language);
+  }
+
+  #release(listenerId: string, speakerPeerId: string, language: string): void {
+    const p = this.#pipelines.get(`${speakerPeerId}\n${language}`);
+    if (!p) return;
+    p.listeners.delete(listenerId);
+    if (p.listeners.size === 0) this.#stop(p, null);
+  }
+
+  /** Stops a pipeline; with a reason, its remaining listeners are told (dubEnded). */
+  #stop(p: DubPipeline, reason: string | null): void {
+    const key = `${p.speakerPeerId}\n${p.language}`;
+    if (this.#pipelines.get(key) === p) this.#pipelines.delete(key);
+    for (const listenerId of p.listeners) {
+      const choices = this.#choices.get(listenerId);
+      if (choices?.get(p.speakerPeerId) === p.language) choices.delete(p.speakerPeerId);
+      if (reason) {
+        this.#room.peers
+          .get(listenerId)
+          ?.notify('dubEnded', { speakerPeerId: p.speakerPeerId, language: p.language, reason: reason.slice(0, 256) });
+      }
+    }
+    p.listeners.clear();
+    logger.debug(`dub ${p.speakerPeerId}/${p.language} stopped${reason ? ` (${reason})` : ''}`);
+    p.close();
+  }
+
+  #sendStats(): void {
+    for (const p of this.#pipelines.values()) {
+      if (p.producers.length === 0) continue;
+      const stats = p.stats();
+      for (const listenerId of p.listeners) this.#room.peers.get(listenerId)?.notify('dubStats', stats);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#statsTimer) clearInterval(this.#statsTimer);
+    for (const p of [...this.#pipelines.values()]) this.#stop(p, null);
+    this.#choices.clear();
+    this.#originals.clear();
+  }
+}
+
+/** The `dubs` option of LipsyncServer: one DubManager per room. */
+export function dubManagerFactory(options: DubManagerOptions): (room: Room) => DubManager {
+  return (room) => new DubManager(room, options);
+}

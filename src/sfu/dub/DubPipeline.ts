@@ -1,0 +1,212 @@
+/**
+ * One dub pipeline: one speaker dubbed into one language, shared by every listener who chose that language.
+ *
+ *   speaker's original producers -> SpeakerTap (DirectTransport consumers, RTP in Node)
+ *     -> TranscodingProcessor hosting a DubDriveStage(lip-sync engine | identity stage, dub source, DubTimeline)
+ *     -> dubbed audio + lip-synced video producers in the room (source 'processed', language set)
+ *
+ * The tap does the mediasoup plumbing (sender reports, keyframe requests, rebuild when the speaker's producers change);
+ * this class builds the processor, registers the outputs in the room and reports health.
+ */
+import type { types as ms } from 'mediasoup';
+import type { DubSource } from '../../pipeline/dub/index.ts';
+import {
+  createAvStage,
+  TranscodingProcessor,
+  type AvStage,
+  type MediaKind,
+  type RtpStreamInfo,
+} from '../../pipeline/index.ts';
+import type { DubSourceKind, DubStats, ProducerInfo } from '../../protocol/index.ts';
+import { createLogger } from '../logger.ts';
+import type { Room } from '../Room.ts';
+import { SafeEmitter } from '../SafeEmitter.ts';
+import { SpeakerTap } from '../SpeakerTap.ts';
+import { DubDriveStage } from './DubDriveStage.ts';
+
+const logger = createLogger('DubPipeline');
+
+export interface DubPipelineOptions {
+  room: Room;
+  speakerPeerId: string;
+  language: string;
+  sourceKind: DubSourceKind;
+  /** Lip re-rendering (false: the speaker refused it; the dubbed voice over the real face). */
+  faceRendering: boolean;
+  /** Builds and starts the dub source of this pipeline. */
+  createSource(): Promise<DubSource>;
+  /** Face stage name when faceRendering (default `lipsync`). */
+  stage?: string;
+  stageParams?: Record<string, unknown>;
+  /** DubTimeline delay (the video is delayed as much), in ms. Default 1500. */
+  timelineDelayMs?: number;
+  /** See SpeakerTapOptions.settleMs. Default 50. */
+  settleMs?: number;
+}
+
+export type DubPipelineEvents = {
+  /** The pipeline failed to build or its producers went away for good. */
+  failed: [Error];
+};
+
+export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
+  readonly speakerPeerId: string;
+  readonly language: string;
+  readonly sourceKind: DubSourceKind;
+  readonly faceRendering: boolean;
+  /** Listener peer ids. */
+  readonly listeners = new Set<string>();
+  readonly #room: Room;
+  readonly #tap: SpeakerTap;
+  readonly #options: DubPipelineOptions;
+  #stage: DubDriveStage | undefined;
+  #infos: ProducerInfo[] = [];
+  #ready: Promise<void>;
+  #resolveReady!: () => void;
+  #rejectReady!: (err: Error) => void;
+  #lastSr: NonNullable<DubStats['senderReports']> = {};
+  #lastFrames = 0;
+  #lastAtMs = performance.now();
+  #closed = false;
+
+  constructor(options: DubPipelineOptions) {
+    super();
+    this.#options = options;
+    this.#room = options.room;
+    this.speakerPeerId = options.speakerPeerId;
+    this.language = options.language;
+    this.sourceKind = options.sourceKind;
+    this.faceRendering = options.faceRendering;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.#ready.catch(() => {});
+    this.#tap = new SpeakerTap({
+      router: options.room.router,
+      peerId: options.speakerPeerId,
+      settleMs: options.settleMs ?? 50,
+      processorFactory: (inputs) => this.#buildProcessor(inputs),
+    });
+    this.#tap.on('processed', (list) => {
+      this.#infos = list.map((p) => ({
+        producerId: p.producer.id,
+        peerId: this.speakerPeerId,
+        kind: p.kind,
+        source: 'processed' as const,
+        originalProducerId: p.originalProducerId,
+        language: this.language,
+      }));
+      for (const [i, p] of list.entries()) this.#room.registerProducer(p.producer, this.#infos[i]!);
+      this.#resolveReady();
+    });
+    this.#tap.on('error', (err) => {
+      logger.warn(`dub ${this.speakerPeerId}/${this.language} failed to build: ${err.message}`);
+      this.#rejectReady(err);
+      this.safeEmit('failed', err);
+    });
+  }
+
+  /** Resolves once the dubbed producers exist (first build), rejects if the build failed. */
+  ready(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dub pipeline not ready after ${timeoutMs} ms`)), timeoutMs);
+      this.#ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The dubbed producers listeners consume. */
+  get producers(): ProducerInfo[] {
+    return this.#infos.filter((i) => this.#room.producers.has(i.producerId));
+  }
+
+  addProducer(producer: ms.Producer): void {
+    this.#tap.addProducer(producer);
+  }
+
+  removeProducer(producerId: string): void {
+    this.#tap.removeProducer(producerId);
+  }
+
+  async #buildProcessor(inputs: readonly RtpStreamInfo[]): Promise<TranscodingProcessor> {
+    if (!inputs.some((i) => i.kind === 'audio')) throw new Error('the speaker publishes no audio to dub');
+    const source = await this.#options.createSource();
+    let inner: AvStage | undefined;
+    try {
+      const hasVideo = inputs.some((i) => i.kind === 'video');
+      inner = await createAvStage(this.faceRendering && hasVideo ? (this.#options.stage ?? 'lipsync') : 'identity', {
+        driveAudio: true,
+        mode: 'live',
+        ...(this.#options.stageParams ? { params: this.#options.stageParams } : {}),
+      });
+      const stage = new DubDriveStage({
+        inner,
+        source,
+        ...(this.#options.timelineDelayMs !== undefined ? { delayMs: this.#options.timelineDelayMs } : {}),
+      });
+      const processor = await TranscodingProcessor.create(inputs, {
+        stage,
+        onWarning: (m) => logger.debug(`dub ${this.speakerPeerId}/${this.language}: ${m}`),
+      });
+      processor.on('senderReport', (kind: MediaKind, ntpMs: number, rtpTimestamp: number) => {
+        this.#lastSr[kind] = { ntpMs, rtpTimestamp };
+      });
+      this.#stage = stage;
+      this.#lastSr = {};
+      return processor;
+    } catch (err) {
+      if (inner) inner.close();
+      source.close();
+      throw err;
+    }
+  }
+
+  /** Health for the listeners (fps over the period since the last call). */
+  stats(): DubStats {
+    const processor = this.#tap.processor as TranscodingProcessor | undefined;
+    const now = performance.now();
+    const frames = processor?.stats.framesEncoded.video ?? 0;
+    const dt = (now - this.#lastAtMs) / 1000;
+    const fps = frames >= this.#lastFrames && dt > 0 ? (frames - this.#lastFrames) / dt : 0;
+    this.#lastFrames = frames;
+    this.#lastAtMs = now;
+    const stage = this.#stage;
+    return {
+      speakerPeerId: this.speakerPeerId,
+      language: this.language,
+      fps: Math.round(fps * 10) / 10,
+      delayMs: stage?.delayMs ?? 0,
+      faceRendering: this.faceRendering,
+      segments: stage?.counters.segments ?? 0,
+      framesOut: stage?.counters.videoOut ?? 0,
+      senderReports: { ...this.#lastSr },
+    };
+  }
+
+  /** Stage counters (tests, logs). */
+  get stageCounters(): DubDriveStage['counters'] | undefined {
+    return this.#stage?.counters;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rejectReady(new Error('dub pipeline closed'));
+    // Closing the tap closes its producers; the room tells listeners (producerClosed / consumerClosed).
+    this.#tap.close();
+    this.removeAllListeners();
+  }
+}
