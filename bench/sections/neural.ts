@@ -31,11 +31,18 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-async function timeRuns(runs: number, fn: () => Promise<number>): Promise<number> {
+/**
+ * Median session.run wall time over `runs` runs after one warm-up, and the process CPU time per run (the main
+ * thread only waits meanwhile, so it is the worker's): on a shared machine wall time includes waiting for a core,
+ * CPU time does not.
+ */
+async function timeRuns(runs: number, fn: () => Promise<number>): Promise<{ wallMs: number; cpuMs: number }> {
   await fn(); // warm-up (first run allocates and plans)
   const ms: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < runs; i++) ms.push(await fn());
-  return median(ms);
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs: median(ms), cpuMs: (cpu.user + cpu.system) / 1000 / runs };
 }
 
 async function measure(
@@ -50,7 +57,9 @@ async function measure(
     const gen = await host.load('gen', join(dir, LANDMARK_GENERATOR_CONTRACT.file), LANDMARK_GENERATOR_CONTRACT.id);
     const refenc = await host.load('refenc', join(dir, RENDERER_REFENC_CONTRACT.file), RENDERER_REFENC_CONTRACT.id);
     const frame = await host.load('frame', join(dir, RENDERER_FRAME_CONTRACT.file), RENDERER_FRAME_CONTRACT.id);
-    const ran = [gen, refenc, frame].map((m) => m.provider).join('/');
+    const used = [...new Set([gen, refenc, frame].map((m) => m.provider))].join('+');
+    const why = [gen, refenc, frame].find((m) => m.fallbackReason)?.fallbackReason;
+    const ran = used === provider ? provider : `${used} (requested ${provider}${why ? `: ${why}` : ''})`;
     const runs = quick ? 2 : 5;
     const window = () => ({
       mel: { data: rand(5 * 80 * 16, -4, 4), dims: [1, 5, 1, 80, 16] },
@@ -61,8 +70,9 @@ async function measure(
     let bestGen = Infinity;
     for (const b of genBatches) {
       const items = Array.from({ length: b }, window);
-      const ms = await timeRuns(runs, async () => (await host.runBatch('gen', items)).runMs);
+      const { wallMs: ms, cpuMs } = await timeRuns(runs, async () => (await host.runBatch('gen', items)).runMs);
       f[`neural.${provider}.generatorMsPerWindow.b${b}`] = ms / b;
+      f[`neural.${provider}.generatorCpuMsPerWindow.b${b}`] = cpuMs / b;
       bestGen = Math.min(bestGen, ms / b);
       if (b === 1) f[`neural.${provider}.generatorMsPerWindow`] = ms;
     }
@@ -70,7 +80,7 @@ async function measure(
     // Reference encoding: once per reference set (stored in the worker), then the per-frame model reads it.
     const refImages = { data: rand(REFS * 3 * 128 * 128), dims: [1, REFS, 3, 128, 128] };
     const refSketches = { data: rand(REFS * 3 * 128 * 128), dims: [1, REFS, 3, 128, 128] };
-    const streams = quick ? 2 : 4;
+    const streams = 8;
     let refMs = 0;
     for (let s = 0; s < streams; s++) {
       const r = await host.runBatch('refenc', [{ ref_images: refImages, ref_sketches: refSketches }], [`s${s}`]);
@@ -87,11 +97,16 @@ async function measure(
       ref_feat2: { stored: `s${s}` },
     });
     let bestFrame = Infinity;
-    const frameBatches = quick ? [1, 2] : [1, 2, 4];
+    // Renderer runs take seconds on CPU: batches 1 and 2 only (4 measured 13 s a frame on this CPU, no gain).
+    const frameBatches = provider === 'cpu' ? [1, 2] : [1, 2, 4, 8];
     for (const b of frameBatches) {
       const items = Array.from({ length: b }, (_, i) => frameItem(i % streams));
-      const ms = await timeRuns(quick ? 1 : 3, async () => (await host.runBatch('frame', items)).runMs);
+      const { wallMs: ms, cpuMs } = await timeRuns(
+        quick ? 1 : 2,
+        async () => (await host.runBatch('frame', items)).runMs,
+      );
       f[`neural.${provider}.rendererMsPerFrame.b${b}`] = ms / b;
+      f[`neural.${provider}.rendererCpuMsPerFrame.b${b}`] = cpuMs / b;
       bestFrame = Math.min(bestFrame, ms / b);
       if (b === 1) f[`neural.${provider}.rendererMsPerFrame`] = ms;
       log(`${provider}: renderer B=${b}: ${(ms / b).toFixed(0)} ms/frame`);
@@ -127,7 +142,7 @@ const section: BenchSection = {
     const ran: string[] = [];
     for (const p of providers) {
       const r = await measure(dir, p, ctx.quick, (m) => ctx.log(m));
-      ran.push(`${p}->${r.ran}`);
+      ran.push(r.ran);
       Object.assign(out, r.figures);
     }
     const main = providers[0]!;
