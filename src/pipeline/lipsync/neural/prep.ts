@@ -123,12 +123,15 @@ export async function prepareClip(clipPath: string, outRoot: string, opts: PrepO
     sketches.close();
   }
 
-  // Mel chunk per frame, padded with the floor value past the end of the audio.
+  // Mel chunk per frame, padded with the floor value outside the audio. The container's start offsets are kept:
+  // a video that starts 40 ms after its audio reads its chunks 40 ms (3.2 mel frames) later.
+  const offsetMel = Math.round((((t0 ?? 0) - pcm.timestampUs) * 80) / 1e6);
   const chunks = new Float32Array(F * MEL_BINS * MEL_CHUNK_FRAMES).fill(MEL_FLOOR);
   for (let i = 0; i < F; i++) {
-    const s = melChunkStart(i, fps);
+    const s = melChunkStart(i, fps) + offsetMel;
     for (let t = 0; t < MEL_CHUNK_FRAMES; t++) {
       const m = s + t;
+      if (m < 0) continue;
       if (m >= melFrames) break;
       for (let b = 0; b < MEL_BINS; b++) {
         chunks[i * MEL_BINS * MEL_CHUNK_FRAMES + b * MEL_CHUNK_FRAMES + t] = mel[m * MEL_BINS + b]!;
@@ -151,7 +154,7 @@ export async function prepareClip(clipPath: string, outRoot: string, opts: PrepO
         cropMarginPx: margin,
         pointOrder: 'subset131 (pose 0..73, lips 74..113, jaw 114..130)',
         sketchEdges: Array.from(SUBSET_EDGES.all),
-        audio: { sampleRate: 16_000, melFrames },
+        audio: { sampleRate: 16_000, melFrames, videoMinusAudioStartMel: offsetMel },
         tracker: 'FaceMesh (src/pipeline/face/FaceTracker.ts)',
         format: 1,
       },
