@@ -143,8 +143,19 @@ export class MemoryGenerator implements LandmarkGenerator {
   /** Force a constant mouth (the speaker's mean shape): the evaluation's `mean` baseline. */
   meanOnly = false;
 
+  /**
+   * Options not given take the prior file's `fusion` settings (weights, gain; chosen by scripts/build-prior-fusion.ts)
+   * when it has them, else the defaults.
+   */
   constructor(options: Partial<MemoryGeneratorOptions> = {}) {
-    this.options = { ...defaultMemoryGeneratorOptions, ...options };
+    const fusion = options.prior?.file.fusion;
+    this.options = {
+      ...defaultMemoryGeneratorOptions,
+      ...(fusion
+        ? { weights: { prior: fusion.prior, phones: fusion.phones, memory: fusion.memory }, gain: fusion.gain }
+        : {}),
+      ...options,
+    };
     const p = this.options.prior?.file;
     this.ownNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
     this.driveNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
@@ -201,13 +212,16 @@ export class MemoryGenerator implements LandmarkGenerator {
     }
     let memShape: Float32Array | null = null;
     let memOpening = 0;
-    if (this.memory.size >= o.minMemory && o.weights.memory > 0) {
+    // The memory always contributes its residual shape (width, rounding); its vote on the opening has a weight.
+    if (this.memory.size >= o.minMemory && (o.weights.memory > 0 || o.shapeResidual > 0)) {
       const r = this.memory.read(this.feat);
       if (r) {
-        memShape = r.shape;
+        memShape = Float32Array.from(r.shape);
         memOpening = r.opening;
-        zSum += (o.weights.memory * (r.opening - this.speaker.meanO)) / this.speaker.stdO;
-        wSum += o.weights.memory;
+        if (o.weights.memory > 0) {
+          zSum += (o.weights.memory * (r.opening - this.speaker.meanO)) / this.speaker.stdO;
+          wSum += o.weights.memory;
+        }
       }
     }
     const est = { z: wSum > 0 ? zSum / wSum : 0, memShape, memOpening };

@@ -30,6 +30,9 @@ export interface OpeningPriorFile {
   folds: Record<string, RidgeWeights>;
   trainedOn: string[];
   metrics: Record<string, number>;
+  /** Fusion settings of the memory generator, chosen by scripts/build-prior-fusion.ts (leave-one-clip-out figures). */
+  fusion?: { prior: number; phones: number; memory: number; gain: number };
+  fusionMetrics?: Record<string, number>;
 }
 
 export class OpeningPrior {
