@@ -121,3 +121,39 @@ export function grabFrames(
     { peerId, count, intervalMs, size },
   );
 }
+
+/**
+ * The listener's audio-video offset for a speaker's visible tracks, as its own playout shows it: for each track the
+ * RTP timestamp of the last frame/sample played (RTCRtpReceiver.getSynchronizationSources) is mapped to the sender's
+ * wall clock through the sender report the dub pipeline last sent (carried in `dubStats`), then advanced to the same
+ * instant. offset = audio capture time - video capture time being shown now, in ms (positive: audio ahead).
+ */
+export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
+  return page.evaluate((peerId) => {
+    type RT = { consumerId: string };
+    type Sr = { ntpMs: number; rtpTimestamp: number };
+    type Demo = {
+      client?: {
+        viewOf(p: string): { audio?: RT; video?: RT };
+        consumerOf(id: string): { rtpReceiver?: RTCRtpReceiver } | undefined;
+      };
+      tiles: Map<string, { stats?: { senderReports?: { audio?: Sr; video?: Sr } } }>;
+    };
+    const demo = (window as unknown as { demo: Demo }).demo;
+    const client = demo.client;
+    const srs = demo.tiles.get(peerId)?.stats?.senderReports;
+    if (!client || !srs?.audio || !srs.video) return null;
+    const view = client.viewOf(peerId);
+    const now = performance.timeOrigin + performance.now();
+    const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
+      const receiver = t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined;
+      const s = receiver?.getSynchronizationSources()[0];
+      if (!s) return null;
+      const diff = (s.rtpTimestamp - sr.rtpTimestamp) | 0; // wraparound-safe signed difference
+      return sr.ntpMs + (diff / clockRate) * 1000 + (now - s.timestamp);
+    };
+    const a = captureNow(view.audio, srs.audio, 48_000);
+    const v = captureNow(view.video, srs.video, 90_000);
+    return a === null || v === null ? null : a - v;
+  }, peerId);
+}

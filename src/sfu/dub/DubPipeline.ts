@@ -176,9 +176,9 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
 
   /** Health for the listeners (fps over the period since the last call). */
   stats(): DubStats {
-    const processor = this.#tap.processor as TranscodingProcessor | undefined;
     const now = performance.now();
-    const frames = processor?.stats.framesEncoded.video ?? 0;
+    // Frames leaving the face stage for the encoder.
+    const frames = this.#stage?.counters.videoOut ?? 0;
     const dt = (now - this.#lastAtMs) / 1000;
     const fps = frames >= this.#lastFrames && dt > 0 ? (frames - this.#lastFrames) / dt : 0;
     this.#lastFrames = frames;
