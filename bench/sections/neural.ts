@@ -111,6 +111,21 @@ async function measure(
       if (b === 1) f[`neural.${provider}.rendererMsPerFrame`] = ms;
       log(`${provider}: renderer B=${b}: ${(ms / b).toFixed(0)} ms/frame`);
     }
+    if (!quick) {
+      // What one reference costs per frame: the same per-frame model with N = 1 (the slope to N = 3).
+      const one = { data: rand(3 * 128 * 128), dims: [1, 1, 3, 128, 128] };
+      await host.runBatch('refenc', [{ ref_images: one, ref_sketches: one }], ['n1']);
+      await host.store('n1', { ref_images: one });
+      const item = {
+        ...frameItem(0),
+        ref_images: { stored: 'n1' },
+        ref_feat1: { stored: 'n1' },
+        ref_feat2: { stored: 'n1' },
+      };
+      const { wallMs, cpuMs } = await timeRuns(2, async () => (await host.runBatch('frame', [item])).runMs);
+      f[`neural.${provider}.rendererMsPerFrame.n1`] = wallMs;
+      f[`neural.${provider}.rendererCpuMsPerFrame.n1`] = cpuMs;
+    }
     const perStreamSecondMs = 25 * bestFrame + 5 * bestGen;
     f[`neural.${provider}.streamsAt25fps`] = 1000 / perStreamSecondMs;
     f[`neural.${provider}.precision`] = frame.precision;
