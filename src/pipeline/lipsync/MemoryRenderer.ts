@@ -22,7 +22,10 @@ import {
 import type { FaceRenderer, RenderRequest, RendererObservation } from './types.ts';
 
 export interface MemoryRendererOptions {
-  /** k (default 2). The memory renderer uses only the centre target; k sets the scheduler's lookahead. */
+  /**
+   * k (default 0): the memory renderer warps to the centre target only, so it asks for no future targets (the
+   * scheduler supports k = 2 for renderers that take 2k+1 sketches, e.g. the neural IP_LAP renderer).
+   */
   contextFrames: number;
   /** References blended per frame (default 3). */
   blendRefs: number;
@@ -44,7 +47,7 @@ export interface MemoryRendererOptions {
 }
 
 export const defaultMemoryRendererOptions: MemoryRendererOptions = {
-  contextFrames: 2,
+  contextFrames: 0,
   blendRefs: 3,
   binIod: 0.015,
   perBin: 2,

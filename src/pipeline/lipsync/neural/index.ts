@@ -9,6 +9,7 @@ import { NeuralFaceRenderer, type NeuralFaceRendererOptions } from './NeuralFace
 import { NeuralLandmarkGenerator } from './NeuralLandmarkGenerator.ts';
 
 export * from './contracts.ts';
+export { verifyModelFile } from './loader.ts';
 export { NeuralFaceRenderer, type NeuralFaceRendererOptions } from './NeuralFaceRenderer.ts';
 export {
   meshToSubset,
