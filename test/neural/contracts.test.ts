@@ -11,6 +11,7 @@ import {
   checkContract,
   type DeclaredTensor,
 } from '../../src/pipeline/lipsync/neural/contracts.ts';
+import { verifyModelFile } from '../../src/pipeline/lipsync/neural/loader.ts';
 import { itemOf, maxAbsDiff, readGolden, tinyModels, torchMissingReason } from './fixtures.ts';
 
 const noTorch = torchMissingReason();
@@ -81,6 +82,22 @@ describe.skipIf(noTorch !== null)('exported tiny models (PyTorch -> ONNX -> onnx
       if (c === RENDERER_FRAME_CONTRACT) expect(dims).toEqual({ C1: 8, C2: 32 }); // tiny widths
       await s.release();
     }
+    // The same through the stand-alone loader, plus its errors.
+    // The reference encoder's output widths come out symbolic (ONNX shape inference stops at its reshape); the
+    // per-frame model fixes them as inputs.
+    await expect(
+      verifyModelFile(join(dir, RENDERER_REFENC_CONTRACT.file), RENDERER_REFENC_CONTRACT.id),
+    ).resolves.toEqual({});
+    await expect(verifyModelFile(join(dir, RENDERER_FRAME_CONTRACT.file), RENDERER_FRAME_CONTRACT.id)).resolves.toEqual(
+      { C1: 8, C2: 32 },
+    );
+    await expect(verifyModelFile(join(dir, RENDERER_CONTRACT.file), LANDMARK_GENERATOR_CONTRACT.id)).rejects.toThrow(
+      /does not follow lipsync\.landmark-generator\.v1/,
+    );
+    await expect(verifyModelFile(join(dir, 'golden', 'golden.json'), RENDERER_CONTRACT.id)).rejects.toThrow(
+      /not a loadable ONNX model/,
+    );
+    await expect(verifyModelFile(join(dir, 'missing.onnx'), RENDERER_CONTRACT.id)).rejects.toThrow(/not found/);
   });
 
   it('the checker rejects a model exported with a fixed batch size (through the worker, with a clear error)', async () => {
