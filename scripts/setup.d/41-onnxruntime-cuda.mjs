@@ -72,6 +72,7 @@ export async function run({ root, log }) {
       .split('\n')
       .pop();
     execFileSync('tar', ['-xzf', join(cache, tgz), '-C', cache]);
+    rmSync(join(cache, tgz), { force: true });
   }
   mkdirSync(dest, { recursive: true });
   for (const lib of LIBS) {

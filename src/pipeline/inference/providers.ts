@@ -14,6 +14,8 @@
  * exported yet, so every provider runs fp32 today, and the log says so.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as OrtModule from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 
@@ -79,6 +81,29 @@ export function shortReason(err: unknown): string {
   return (useful ?? 'unknown error').slice(0, 300);
 }
 
+/** Where onnxruntime-node looks for provider libraries (next to its native binding). */
+function ortBinDir(): string | null {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+    return join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
+}
+
+/** What to do about a provider that failed, from what is on disk (onnxruntime's own message is generic). */
+function providerHint(provider: ProviderName): string {
+  if (provider === 'cuda') {
+    const dir = ortBinDir();
+    if (dir && !existsSync(join(dir, 'libonnxruntime_providers_cuda.so'))) {
+      return '; the CUDA provider is not installed: LIPSYNC_CUDA=1 node scripts/setup.mjs onnxruntime-cuda';
+    }
+    return '; provider installed, so CUDA 13 / cuDNN 9 libraries are missing from LD_LIBRARY_PATH (onnxruntime printed which)';
+  }
+  if (provider === 'webgpu') return '; no WebGPU adapter (GPU + Vulkan driver) on this machine';
+  return '';
+}
+
 function fp16Sibling(modelPath: string): string {
   return modelPath.replace(/\.onnx$/, '.fp16.onnx');
 }
@@ -113,7 +138,7 @@ export async function createSession(ort: Ort, modelPath: string, opts: CreateSes
         createMs: performance.now() - started,
       };
     } catch (err) {
-      const reason = shortReason(err);
+      const reason = shortReason(err) + providerHint(provider);
       log(`WARNING ${basename(modelPath)}: provider ${provider} unavailable (${reason}); falling back to cpu`);
       const s = await createCpu(ort, modelPath, base);
       return {
