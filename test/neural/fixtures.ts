@@ -22,7 +22,7 @@ export function torchMissingReason(): string | null {
   torchChecked =
     r.status === 0
       ? null
-      : `PyTorch is not importable by ${PYTHON} (${(r.stderr || String(r.error)).trim().split('\n').pop()}). ` +
+      : `PyTorch is not importable by ${PYTHON} (${(r.stderr || String(r.error ?? `exit status ${r.status}`)).trim().split('\n').pop()}). ` +
         'Install Debian python3-torch (set-up step 40-training: `node scripts/setup.mjs training`).';
   if (torchChecked) console.warn(`\n*** SKIPPING neural tests that need PyTorch: ${torchChecked}\n`);
   return torchChecked;

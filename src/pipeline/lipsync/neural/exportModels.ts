@@ -17,7 +17,7 @@ export const PYTHON = process.env.LIPSYNC_PYTHON ?? '/usr/bin/python3';
 export function torchUnavailable(): string | null {
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (r.status === 0) return null;
-  const why = (r.stderr || String(r.error)).trim().split('\n').pop();
+  const why = (r.stderr || String(r.error ?? `exit status ${r.status}`)).trim().split('\n').pop();
   return `PyTorch not importable by ${PYTHON} (${why}); install python3-torch (node scripts/setup.mjs training)`;
 }
 
