@@ -128,6 +128,40 @@ describe('scheduler', () => {
   });
 });
 
+describe('drive phones', () => {
+  it('reach the generator on the frame clock, once the first frame fixes it', async () => {
+    const gen = new EchoGenerator() as EchoGenerator & {
+      got: { phone: string; startMs: number }[];
+      addPhones: unknown;
+    };
+    gen.got = [];
+    gen.addPhones = (s: { phone: string; startMs: number }[]) => gen.got.push(...s);
+    const mesh = syntheticMesh(0.2, 32, 30, 3);
+    const engine = new LipsyncEngine({ track: () => faceResult(mesh), generator: gen, renderer: new WhiteRenderer() });
+    engine.pushDrivePhones([{ phone: 'AA', startUs: 1_200_000, endUs: 1_300_000 }]);
+    expect(gen.got).toHaveLength(0);
+    await runEngine(engine, 3); // first frame at 1_000_000 us
+    expect(gen.got).toEqual([{ phone: 'AA', startMs: 200, endMs: 300 }]);
+  });
+
+  it('open the predicted mouth on open vowels and close it on bilabials', async () => {
+    const g = new MemoryGenerator({ minObserved: 5, weights: { prior: 0, phones: 1, memory: 0 }, smoothingFrames: 0 });
+    const mel = new Float32Array(80 * 16);
+    for (let i = 0; i < 20; i++) g.observe({ frameIndex: i, mel, mesh: syntheticMesh((i % 5) * 0.08) });
+    g.addPhones([
+      { phone: 'AA', startMs: 4000, endMs: 4400 },
+      { phone: 'M', startMs: 4400, endMs: 4800 },
+    ]);
+    // The mouth leads the sound (phoneLeadMs 65): frame 100 (4000 ms) reads 4065 ms.
+    const at = async (f: number) => {
+      const frames = [f - 2, f - 1, f, f + 1, f + 2].map((k) => ({ frameIndex: k, mesh: syntheticMesh(0) }));
+      const r = await g.generate({ frames, mel: frames.map(() => mel) });
+      return r.openingIod![2]!;
+    };
+    expect(await at(103)).toBeGreaterThan((await at(113)) + 0.05);
+  });
+});
+
 describe('implicit memory', () => {
   it('returns the stored shape for its own key', () => {
     const mem = new ImplicitMemory({ keyDim: 16, topK: 4, temperature: 0.02 });

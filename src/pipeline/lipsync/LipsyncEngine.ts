@@ -16,7 +16,7 @@ import type { FaceResult } from '../face/types.ts';
 import type { AudioFrame, PcmChunk, VideoFrame } from '../media.ts';
 import { algorithmicLatency, windowFor, type LatencyBreakdown, type ScheduleConfig } from './scheduler.ts';
 import { meshXY, withContent } from './shape.ts';
-import type { FaceRenderer, LandmarkGenerator } from './types.ts';
+import type { FaceRenderer, LandmarkGenerator, PhoneAwareStage, TimedPhone } from './types.ts';
 
 /** A face tracker as the engine needs it (sync or async); the eval passes a cached one. */
 export type TrackFn = (frame: VideoFrame, frameIndex: number) => FaceResult | Promise<FaceResult>;
@@ -62,7 +62,7 @@ interface QueuedFrame {
   learn: boolean;
 }
 
-export class LipsyncEngine extends EventEmitter implements AvStage {
+export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareStage {
   readonly name = 'lipsync';
   readonly delayMs: number;
   readonly latency: LatencyBreakdown;
@@ -143,7 +143,10 @@ export class LipsyncEngine extends EventEmitter implements AvStage {
 
   pushVideo(frame: VideoFrame): void {
     if (this.closed || this.ended) return;
-    this.videoT0Us ??= frame.timestampUs;
+    if (this.videoT0Us === null) {
+      this.videoT0Us = frame.timestampUs;
+      this.deliverPhones();
+    }
     const index = Math.round((frame.timestampUs - this.videoT0Us) / this.frameUs);
     if (index <= this.lastIndex) return; // a duplicate on the engine's clock: the first one stands
     this.lastIndex = index;
@@ -204,6 +207,34 @@ export class LipsyncEngine extends EventEmitter implements AvStage {
     }
     this.safeEmit('audio', { ...frame, timestampUs: frame.timestampUs + this.delayMs * 1000 });
     this.schedulePump();
+  }
+
+  private pendingPhones: TimedPhone[] = [];
+
+  /**
+   * Phone timings of the drive audio (pipeline clock). Passed to the generator when it takes phones
+   * (`addPhones`, e.g. the MemoryGenerator); held until the first video frame fixes the frame clock.
+   */
+  pushDrivePhones(phones: readonly TimedPhone[]): void {
+    if (this.closed) return;
+    this.pendingPhones.push(...phones);
+    this.deliverPhones();
+  }
+
+  private deliverPhones(): void {
+    const gen = this.o.generator as LandmarkGenerator & {
+      addPhones?: (s: { phone: string; startMs: number; endMs: number }[]) => void;
+    };
+    if (this.videoT0Us === null || !this.pendingPhones.length || !gen.addPhones) return;
+    const t0 = this.videoT0Us;
+    gen.addPhones(
+      this.pendingPhones.map((p) => ({
+        phone: p.phone,
+        startMs: (p.startUs - t0) / 1000,
+        endMs: (p.endUs - t0) / 1000,
+      })),
+    );
+    this.pendingPhones = [];
   }
 
   private readonly ownPcm = new Pcm16kConverter();

@@ -16,7 +16,7 @@ import { MEL_CHUNK_FRAMES } from '../audio/mel.ts';
 import { chunkFeatures, FEATURE_DIM, MelNormalizer } from './audioFeatures.ts';
 import { ImplicitMemory } from './ImplicitMemory.ts';
 import type { OpeningPrior } from './OpeningPrior.ts';
-import type { PhoneTrack } from './phones.ts';
+import { PhoneTrack, type PhoneSegment } from './phones.ts';
 import { phoneOpening } from './phones.ts';
 import { contentFromTemplate, contentOpening, contentToTemplate, meshToTemplate, mouthOpening } from './shape.ts';
 import {
@@ -169,9 +169,15 @@ export class MemoryGenerator implements LandmarkGenerator {
     return this.options.melOffsetFrames;
   }
 
-  /** Phone timings of the drive audio (times on the drive audio's clock, ms from frame 0). */
+  /** Phone timings of the drive audio (ms on the frame clock: frame i is at i * 1000 / fps). */
   setPhones(track: PhoneTrack | null): void {
     this.phones = track;
+  }
+
+  /** Adds phone timings (ms on the frame clock) to those known. */
+  addPhones(segments: readonly PhoneSegment[]): void {
+    this.phones ??= new PhoneTrack();
+    this.phones.add(segments);
   }
 
   observe(obs: SpeakerObservation): void {

@@ -128,8 +128,19 @@ export interface PhoneSegment {
 export class PhoneTrack {
   private readonly segs: PhoneSegment[];
 
-  constructor(segments: readonly PhoneSegment[]) {
+  constructor(segments: readonly PhoneSegment[] = []) {
     this.segs = [...segments].sort((a, b) => a.startMs - b.startMs);
+  }
+
+  /** Adds segments (e.g. each new dub segment's phonemes); later segments override overlapping earlier ones. */
+  add(segments: readonly PhoneSegment[]): void {
+    if (!segments.length) return;
+    const first = Math.min(...segments.map((s) => s.startMs));
+    const last = Math.max(...segments.map((s) => s.endMs));
+    const kept = this.segs.filter((s) => s.endMs <= first || s.startMs >= last);
+    this.segs.length = 0;
+    this.segs.push(...kept, ...segments);
+    this.segs.sort((a, b) => a.startMs - b.startMs);
   }
 
   get segments(): readonly PhoneSegment[] {

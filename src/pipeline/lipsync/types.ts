@@ -134,3 +134,20 @@ export interface FaceRenderer {
   render(req: RenderRequest): Promise<VideoFrame | null>;
   close(): void;
 }
+
+/** One phone of the drive audio on the pipeline clock (the `timestampUs` clock of the pushed drive audio frames). */
+export interface TimedPhone {
+  /** ARPAbet or IPA (e.g. a dub segment's espeak-ng phoneme); `_` or `sil` for a pause. */
+  phone: string;
+  startUs: number;
+  endUs: number;
+}
+
+/**
+ * Optional capability of the lip-sync stage (in-process and worker): phone timings of the drive audio, e.g. the dub
+ * source's exact espeak-ng / Festival timings of its synthetic speech (a DubSegment's `phonemes`, shifted to where
+ * the segment's PCM is placed on the clock). Stages without it ignore phones: `'pushDrivePhones' in stage`.
+ */
+export interface PhoneAwareStage {
+  pushDrivePhones(phones: readonly TimedPhone[]): void;
+}

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { AvStage, AvStageEvents } from '../../avStage.ts';
 import type { AudioFrame, VideoFrame } from '../../media.ts';
 import type { AvStageOptions } from '../../stages.ts';
+import type { PhoneAwareStage, TimedPhone } from '../types.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 const require = createRequire(import.meta.url);
@@ -21,7 +22,7 @@ function bootstrap(): string {
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 
-export class WorkerStage extends EventEmitter implements AvStage {
+export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStage {
   readonly name = 'lipsync';
   private worker: Worker;
   private closed = false;
@@ -120,6 +121,10 @@ export class WorkerStage extends EventEmitter implements AvStage {
 
   pushDriveAudio(frame: AudioFrame): void {
     this.post({ type: 'driveAudio', frame: { ...frame, data: new Int16Array(frame.data) } });
+  }
+
+  pushDrivePhones(phones: readonly TimedPhone[]): void {
+    this.post({ type: 'phones', phones: [...phones] });
   }
 
   flush(): Promise<void> {

@@ -32,6 +32,9 @@ port.on('message', (msg: ToWorker) => {
       case 'driveAudio':
         engine?.pushDriveAudio(msg.frame);
         break;
+      case 'phones':
+        engine?.pushDrivePhones(msg.phones);
+        break;
       case 'flush':
         void (engine?.flush() ?? Promise.resolve()).then(() => post({ type: 'flushed', id: msg.id }));
         break;

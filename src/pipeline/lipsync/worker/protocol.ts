@@ -1,12 +1,14 @@
 /** Messages between {@link WorkerStage} (main thread) and the engine worker. Frame buffers are transferred. */
 import type { AudioFrame, VideoFrame } from '../../media.ts';
 import type { AvStageOptions } from '../../stages.ts';
+import type { TimedPhone } from '../types.ts';
 
 export type ToWorker =
   | { type: 'init'; options: AvStageOptions }
   | { type: 'video'; frame: VideoFrame }
   | { type: 'speakerAudio'; frame: AudioFrame }
   | { type: 'driveAudio'; frame: AudioFrame }
+  | { type: 'phones'; phones: TimedPhone[] }
   | { type: 'flush'; id: number }
   | { type: 'close' };
 
