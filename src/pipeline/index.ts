@@ -16,3 +16,4 @@ export {
   type AvStageOptions,
 } from './stages.ts';
 export * from './io/index.ts';
+export type { FaceRenderer, LandmarkGenerator, PhoneAwareStage, TimedPhone } from './lipsync/types.ts';
