@@ -84,7 +84,7 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private readonly chunk = new Float32Array(80 * MEL_CHUNK_FRAMES);
-  readonly counters = { rendered: 0, passedThrough: 0, noFace: 0, errors: 0, late: 0 };
+  readonly counters = { rendered: 0, passedThrough: 0, noFace: 0, errors: 0, late: 0, droppedInput: 0 };
   readonly timings = { generatorMs: 0, rendererMs: 0, featuresMs: 0, windows: 0, renders: 0 };
 
   constructor(options: Partial<LipsyncEngineOptions> & Pick<LipsyncEngineOptions, 'track' | 'generator' | 'renderer'>) {
@@ -148,9 +148,12 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
       this.deliverPhones();
     }
     const index = Math.round((frame.timestampUs - this.videoT0Us) / this.frameUs);
-    if (index <= this.lastIndex) return; // a duplicate on the engine's clock: the first one stands
+    if (index <= this.lastIndex) {
+      // Faster than the engine's clock (set `fps` to the input's rate): the first frame of a tick stands.
+      this.counters.droppedInput++;
+      return;
+    }
     this.lastIndex = index;
-    // Fill skipped indices with the previous frame (the engine's clock is constant-rate).
     const q: QueuedFrame = { index, frame, mesh: null, observed: false, learn: this.o.learning };
     this.frames.push(q);
     this.kick(q);

@@ -36,6 +36,7 @@ export function createLipsyncEngine(opts: AvStageOptions): LipsyncEngine {
     generator,
     renderer: new MemoryRenderer(),
     driveAudio: opts.driveAudio,
+    ...(opts.frameRate ? { fps: opts.frameRate } : {}),
     ...(p.hop ? { hop: p.hop } : {}),
     onClose: () => tracker.close(),
   });
