@@ -5,9 +5,11 @@
  * per clip, the first half is observed (memory, speaker shape model), the second half generated from the clip's own
  * audio, and the predicted landmarks (before rendering) compared with the tracked ones.
  *
- * For each clip, the configuration with the best mean mouth-opening correlation on the OTHER clips is chosen
- * (gain: the lowest lip error on the other clips) and scored on the held-out clip: `fusionMetrics.loo*`. The shipped
- * configuration is the one chosen on all clips.
+ * For each clip, the weights with the best mean mouth-opening correlation on the OTHER clips are chosen, then the
+ * gain on the fused z-score with the lowest mean lip error on the OTHER clips (correlation does not depend on the gain;
+ * the L2-optimal gain shrinks the predicted deviation toward the speaker's mean), and scored on the held-out clip:
+ * `fusionMetrics.loo*` (with `looStdRatio*`: std of the predicted opening / std of the real one, how much the mouth
+ * moves). The shipped configuration is the one chosen on all clips; `gain<g>.*` are the all-clip figures per gain.
  *
  *   node --import tsx scripts/build-prior-fusion.ts .cache/lipsync/tracks [--prior FILE]
  */
@@ -75,7 +77,14 @@ interface Score {
   corr: number;
   lip: number;
   lipMean: number;
+  /** std of the predicted opening / std of the real opening over the scored frames (how much the mouth moves). */
+  stdRatio: number;
 }
+
+const std = (a: number[]) => {
+  const m = a.reduce((s, v) => s + v, 0) / a.length;
+  return Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+};
 
 async function scoreClip(c: Clip, cfg: Config): Promise<Score> {
   const prior = OpeningPrior.from(priorFile, c.clip);
@@ -137,42 +146,49 @@ async function scoreClip(c: Clip, cfg: Config): Promise<Score> {
     lipMean.push(lipErr(m, b.content[pos]!));
   }
   const avg = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-  return { corr: pearson(real, pred), lip: avg(lip), lipMean: avg(lipMean) };
+  return { corr: pearson(real, pred), lip: avg(lip), lipMean: avg(lipMean), stdRatio: std(pred) / std(real) };
 }
 
-const configs: Config[] = [];
+/** Gains tried on the fused z-score (chosen by held-out lip error; correlation does not depend on it). */
+const GAINS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
+const weightConfigs: Config[] = [];
 for (const prior of [0, 1])
   for (const phones of [0, 1])
     for (const memory of [0, 0.7])
-      for (const gain of [0.5, 0.75, 1]) if (prior + phones + memory > 0) configs.push({ prior, phones, memory, gain });
+      if (prior + phones + memory > 0) weightConfigs.push({ prior, phones, memory, gain: 1 });
 
+/** Scores per config (JSON key) and clip, computed on demand (weights at gain 1 first, then gains of chosen weights). */
 const table = new Map<string, Map<string, Score>>();
-for (const cfg of configs) {
+async function row(cfg: Config): Promise<Map<string, Score>> {
   const key = JSON.stringify(cfg);
-  const row = new Map<string, Score>();
-  for (const c of clips) row.set(c.clip, await scoreClip(c, cfg));
-  table.set(key, row);
-  const corrs = [...row.values()].map((s) => s.corr);
+  let r = table.get(key);
+  if (r) return r;
+  r = new Map<string, Score>();
+  for (const c of clips) r.set(c.clip, await scoreClip(c, cfg));
+  table.set(key, r);
+  const m = (f: (s: Score) => number) => [...r.values()].reduce((s, v) => s + f(v), 0) / r.size;
   console.error(
-    `[fusion] ${key}: corr ${(corrs.reduce((s, v) => s + v, 0) / corrs.length).toFixed(3)} lip ${(
-      [...row.values()].reduce((s, v) => s + v.lip, 0) / row.size
-    ).toFixed(4)} (mean mouth ${([...row.values()].reduce((s, v) => s + v.lipMean, 0) / row.size).toFixed(4)})`,
+    `[fusion] ${key}: corr ${m((s) => s.corr).toFixed(3)} lip ${m((s) => s.lip).toFixed(4)} ` +
+      `(mean mouth ${m((s) => s.lipMean).toFixed(4)}) opening std ratio ${m((s) => s.stdRatio).toFixed(3)}`,
   );
+  return r;
 }
 
-/** Best config on a set of clips: highest mean corr over weight settings, then lowest lip error over gains. */
-function choose(on: string[]): Config {
+/**
+ * Best config on a set of clips: highest mean corr over weight settings (at gain 1), then, for those weights, the
+ * gain with the lowest mean lip error on the same clips.
+ */
+async function choose(on: string[]): Promise<Config> {
   let best: { cfg: Config; corr: number } | null = null;
-  for (const cfg of configs) {
-    if (cfg.gain !== 1) continue;
-    const row = table.get(JSON.stringify(cfg))!;
-    const corr = on.reduce((s, c) => s + row.get(c)!.corr, 0) / on.length;
+  for (const cfg of weightConfigs) {
+    const r = await row(cfg);
+    const corr = on.reduce((s, c) => s + r.get(c)!.corr, 0) / on.length;
     if (!best || corr > best.corr) best = { cfg, corr };
   }
   let bestGain = { gain: 1, lip: Infinity };
-  for (const gain of [0.5, 0.75, 1]) {
-    const row = table.get(JSON.stringify({ ...best!.cfg, gain }))!;
-    const lip = on.reduce((s, c) => s + row.get(c)!.lip, 0) / on.length;
+  for (const gain of GAINS) {
+    const r = await row({ ...best!.cfg, gain });
+    const lip = on.reduce((s, c) => s + r.get(c)!.lip, 0) / on.length;
     if (lip < bestGain.lip) bestGain = { gain, lip };
   }
   return { ...best!.cfg, gain: bestGain.gain };
@@ -181,24 +197,41 @@ function choose(on: string[]): Config {
 const metrics: Record<string, number> = {};
 const loo: Score[] = [];
 for (const c of clips) {
-  const cfg = choose(clips.filter((o) => o !== c).map((o) => o.clip));
-  const s = table.get(JSON.stringify(cfg))!.get(c.clip)!;
+  const cfg = await choose(clips.filter((o) => o !== c).map((o) => o.clip));
+  const s = (await row(cfg)).get(c.clip)!;
   loo.push(s);
   metrics[`looCorr.${c.clip}`] = s.corr;
   metrics[`looLip.${c.clip}`] = s.lip;
+  metrics[`looGain.${c.clip}`] = cfg.gain;
+  metrics[`looStdRatio.${c.clip}`] = s.stdRatio;
   console.error(
-    `[fusion] held out ${c.clip}: ${JSON.stringify(cfg)} corr ${s.corr.toFixed(3)} lip ${s.lip.toFixed(4)}`,
+    `[fusion] held out ${c.clip}: ${JSON.stringify(cfg)} corr ${s.corr.toFixed(3)} lip ${s.lip.toFixed(4)} ` +
+      `(mean mouth ${s.lipMean.toFixed(4)}) std ratio ${s.stdRatio.toFixed(3)}`,
   );
 }
 const avg = (f: (s: Score) => number) => loo.reduce((s, v) => s + f(v), 0) / loo.length;
 metrics.looCorrMean = avg((s) => s.corr);
 metrics.looLipMean = avg((s) => s.lip);
 metrics.lipMeanMouth = avg((s) => s.lipMean);
-const fusion = choose(clips.map((c) => c.clip));
+metrics.looStdRatioMean = avg((s) => s.stdRatio);
+const fusion = await choose(clips.map((c) => c.clip));
+// Per gain, for the shipped weights: the trade-off between lip error and how much the mouth moves.
+for (const gain of GAINS) {
+  const r = await row({ ...fusion, gain });
+  const m = (f: (s: Score) => number) => [...r.values()].reduce((s, v) => s + f(v), 0) / r.size;
+  metrics[`gain${gain}.corr`] = m((s) => s.corr);
+  metrics[`gain${gain}.lip`] = m((s) => s.lip);
+  metrics[`gain${gain}.stdRatio`] = m((s) => s.stdRatio);
+  console.error(
+    `[fusion] gain ${gain}: corr ${m((s) => s.corr).toFixed(3)} lip ${m((s) => s.lip).toFixed(4)} ` +
+      `std ratio ${m((s) => s.stdRatio).toFixed(3)}`,
+  );
+}
 priorFile.fusion = fusion;
 priorFile.fusionMetrics = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4]));
 writeFileSync(priorPath, JSON.stringify(priorFile) + '\n');
 console.error(
   `[fusion] shipped ${JSON.stringify(fusion)}; leave-one-clip-out: corr ${metrics.looCorrMean.toFixed(3)}, ` +
-    `lip ${metrics.looLipMean.toFixed(4)} vs mean mouth ${metrics.lipMeanMouth.toFixed(4)}`,
+    `lip ${metrics.looLipMean.toFixed(4)} vs mean mouth ${metrics.lipMeanMouth.toFixed(4)}, ` +
+    `opening std ratio ${metrics.looStdRatioMean.toFixed(3)}`,
 );

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultClipsDir } from '../../src/cli/paths.ts';
 import { evaluateClip } from '../../src/pipeline/lipsync/eval/index.ts';
+import { createNeuralPath } from '../../src/pipeline/lipsync/neural/index.ts';
 
 const clip = join(defaultClipsDir(), 'vrt_face_5.mp4');
+const neuralDir = 'models/neural/smoke-tiny';
 
 describe('reconstruction eval', () => {
   it.skipIf(!existsSync(clip))('gives finite figures on a short piece of a real clip', async () => {
@@ -20,6 +22,8 @@ describe('reconstruction eval', () => {
       'ssim',
       'psnrOracle',
       'lipJitter',
+      'openingStdRatio',
+      'openingStdRatioPredicted',
     ] as const) {
       expect(Number.isFinite(r[k]), k).toBe(true);
     }
@@ -29,4 +33,28 @@ describe('reconstruction eval', () => {
     expect(r.lipLmdOracle).toBeLessThan(r.lipLmdMean + 0.02);
     expect(r.renderedFraction).toBeGreaterThan(0.5);
   });
+
+  it.skipIf(!existsSync(clip) || !existsSync(join(neuralDir, 'landmark_generator.onnx')))(
+    'runs the neural generator beside the default and reports the same figures for it',
+    async () => {
+      const path = await createNeuralPath(neuralDir);
+      try {
+        const r = await evaluateClip(clip, {
+          maxSeconds: 2,
+          phones: false,
+          neural: { path, variants: ['neuralGen'] },
+        });
+        const v = r.variants?.neuralGen;
+        expect(v).toBeDefined();
+        for (const k of ['mouthCorr', 'mouthCorrPredicted', 'lipLmd', 'psnr', 'openingStdRatio'] as const) {
+          expect(Number.isFinite(v![k]), k).toBe(true);
+        }
+        // Windows at the ends of the clip are shorter than T: the neural generator pads them instead of failing.
+        expect(v!.renderedFraction).toBe(1);
+      } finally {
+        await path.close();
+      }
+    },
+    120_000,
+  );
 });

@@ -1,7 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrackedClip } from '../../pipeline/lipsync/eval/index.ts';
-import { evaluateFolder, formatReport } from '../../pipeline/lipsync/eval/index.ts';
+import {
+  evaluateFolder,
+  formatReport,
+  NEURAL_VARIANTS,
+  type NeuralVariant,
+} from '../../pipeline/lipsync/eval/index.ts';
+import { createNeuralPath, type NeuralPath } from '../../pipeline/lipsync/neural/index.ts';
 import { numberOption, parseOptions } from '../args.ts';
 import { defaultClipsDir } from '../paths.ts';
 
@@ -14,7 +20,13 @@ const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--m
   --max-seconds S    only the first S seconds of each clip (quicker runs)
   --no-phones        do not use pocketsphinx allphone phones of the drive audio
   --prior FILE       prior model (default models/lipsync/opening-prior.json; missing: no prior)
-  --weights P,H,M    fusion weights of prior, phones, memory (default 1,1,0.7)
+  --weights P,H,M    fusion weights of prior, phones, memory (default: the prior file's fusion, else 1,1,0.7)
+  --gain G           gain on the fused opening z-score (default: the prior file's fusion gain, else 1)
+  --neural DIR       also run the neural path (ONNX models in DIR; 'default': models/neural/smoke-tiny) beside the
+                     default engine, same clips and figures (provider: LIPSYNC_EP, default cpu)
+  --neural-variants LIST  neuralGen (neural generator + memory renderer), neuralRen (memory generator + neural
+                     renderer), neural (both); default all three
+  --neural-refs N    references of the neural renderer (default 3)
   --dump-tracks DIR  write each clip's real tracking + audio there (input of scripts/build-prior.ts)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,6 +41,10 @@ export async function run(argv: string[]): Promise<number> {
       prior: { type: 'string' },
       weights: { type: 'string' },
       'dump-tracks': { type: 'string' },
+      gain: { type: 'string' },
+      neural: { type: 'string' },
+      'neural-variants': { type: 'string' },
+      'neural-refs': { type: 'string' },
     },
     usage,
   );
@@ -40,15 +56,38 @@ export async function run(argv: string[]): Promise<number> {
     const [p, h, m] = opts.weights.split(',').map(Number);
     weights = { prior: p ?? 1, phones: h ?? 1, memory: m ?? 0.7 };
   }
-  const report = await evaluateFolder(dir, {
-    only: opts.only?.split(','),
-    maxSeconds: maxSeconds || undefined,
-    phones: opts['no-phones'] ? false : undefined,
-    priorPath: opts.prior ? resolve(opts.prior) : undefined,
-    generator: weights ? { weights } : undefined,
-    log: (m) => console.error(`[eval] ${m}`),
-    onTrack: opts['dump-tracks'] ? trackDumper(resolve(opts['dump-tracks'])) : undefined,
-  });
+  const gain = opts.gain !== undefined ? numberOption('gain', opts.gain, 1, 0) : undefined;
+  const generator =
+    weights || gain !== undefined
+      ? { ...(weights ? { weights } : {}), ...(gain !== undefined ? { gain } : {}) }
+      : undefined;
+  let neuralPath: NeuralPath | undefined;
+  let variants: NeuralVariant[] = [];
+  if (opts.neural !== undefined) {
+    const modelDir = resolve(!opts.neural || opts.neural === 'default' ? 'models/neural/smoke-tiny' : opts.neural);
+    variants = (opts['neural-variants']?.split(',') ?? NEURAL_VARIANTS) as NeuralVariant[];
+    const bad = variants.filter((v) => !NEURAL_VARIANTS.includes(v));
+    if (bad.length)
+      throw new Error(`--neural-variants: unknown ${bad.join(',')} (known: ${NEURAL_VARIANTS.join(',')})`);
+    neuralPath = await createNeuralPath(modelDir);
+    console.error(`[eval] neural path: ${modelDir} (${variants.join(', ')})`);
+  }
+  const referenceCount = opts['neural-refs'] ? numberOption('neural-refs', opts['neural-refs'], 3, 1) : undefined;
+  let report;
+  try {
+    report = await evaluateFolder(dir, {
+      only: opts.only?.split(','),
+      maxSeconds: maxSeconds || undefined,
+      phones: opts['no-phones'] ? false : undefined,
+      priorPath: opts.prior ? resolve(opts.prior) : undefined,
+      generator,
+      log: (m) => console.error(`[eval] ${m}`),
+      onTrack: opts['dump-tracks'] ? trackDumper(resolve(opts['dump-tracks'])) : undefined,
+      neural: neuralPath ? { path: neuralPath, variants, referenceCount } : undefined,
+    });
+  } finally {
+    await neuralPath?.close();
+  }
   console.log(formatReport(report));
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n');

@@ -12,11 +12,14 @@ import type { FaceResult } from '../../face/types.ts';
 import { MediaFileReader, readAudioPcm } from '../../io/mediaFile.ts';
 import type { AudioFrame, VideoFrame } from '../../media.ts';
 import { LipsyncEngine } from '../LipsyncEngine.ts';
+import type { NeuralPath } from '../neural/index.ts';
+import { NeuralLandmarkGenerator } from '../neural/NeuralLandmarkGenerator.ts';
+import type { FaceRenderer, LandmarkGenerator } from '../types.ts';
 import { MemoryGenerator, type MemoryGeneratorOptions } from '../MemoryGenerator.ts';
 import { MemoryRenderer } from '../MemoryRenderer.ts';
 import { defaultPriorPath, OpeningPrior } from '../OpeningPrior.ts';
 import { allphoneAvailable, PhoneTrack, recognizePhones } from '../phones.ts';
-import { meshXY, mouthOpening } from '../shape.ts';
+import { meshXY, mouthOpening, withContent } from '../shape.ts';
 import { bestLagMs, cropQuality, lipDistanceIod, lipJitter, lowerFaceBox, pearson } from './metrics.ts';
 
 export interface EvalOptions {
@@ -31,6 +34,29 @@ export interface EvalOptions {
   log?: (m: string) => void;
   /** Receives per-frame real meshes + audio for the prior builder. */
   onTrack?: (clip: string, data: TrackedClip) => void;
+  /**
+   * Neural path (models loaded in its host): extra engines run beside the default on the same input. `neuralGen`:
+   * neural generator + memory renderer; `neuralRen`: memory generator + neural renderer; `neural`: both neural.
+   */
+  neural?: { path: NeuralPath; variants: NeuralVariant[]; referenceCount?: number };
+}
+
+export type NeuralVariant = 'neuralGen' | 'neuralRen' | 'neural';
+export const NEURAL_VARIANTS: NeuralVariant[] = ['neuralGen', 'neuralRen', 'neural'];
+
+/** Figures of one extra (neural) engine on a clip, same definitions as the default's. */
+export interface VariantFigures {
+  mouthCorr: number;
+  mouthCorrPredicted: number;
+  lipLmd: number;
+  avOffsetMs: number;
+  psnr: number;
+  ssim: number;
+  lipJitter: number;
+  openingStdRatio: number;
+  openingStdRatioPredicted: number;
+  renderedFraction: number;
+  algorithmicLatencyMs: number;
 }
 
 /** Per-frame real tracking of a clip (for the prior builder). */
@@ -67,14 +93,22 @@ export interface ClipFigures {
   mouthCorrMeanBaseline: number;
   /** mouthCorr of the generator's predicted landmarks themselves (before rendering and re-tracking). */
   mouthCorrPredicted: number;
+  /**
+   * How much the generated mouth moves: std of the re-tracked generated mouth opening / std of the real one (same
+   * frames). Below 1: under-articulated (e.g. a gain < 1 pulls the opening toward the speaker's mean).
+   */
+  openingStdRatio: number;
+  /** The same for the generator's predicted opening (before rendering). */
+  openingStdRatioPredicted: number;
+  /** The neural engines' figures, when run (`EvalOptions.neural`). */
+  variants?: Partial<Record<NeuralVariant, VariantFigures>>;
   renderedFraction: number;
   algorithmicLatencyMs: number;
   phones: boolean;
   prior: string;
 }
 
-type Variant = 'pred' | 'mean' | 'oracle';
-const VARIANTS: Variant[] = ['pred', 'mean', 'oracle'];
+type Variant = 'pred' | 'mean' | 'oracle' | NeuralVariant;
 
 interface VariantAcc {
   openings: (number | null)[];
@@ -83,7 +117,15 @@ interface VariantAcc {
   psnr: number[];
   ssim: number[];
   rendered: number;
+  /** The generator's own predicted opening per scored frame (centre of its window). */
+  predicted: (number | null)[];
 }
+
+const std = (a: readonly number[]) => {
+  if (a.length < 2) return NaN;
+  const m = a.reduce((s, x) => s + x, 0) / a.length;
+  return Math.sqrt(a.reduce((s, x) => s + (x - m) ** 2, 0) / a.length);
+};
 
 const mean = (a: readonly number[]) => {
   const v = a.filter((x) => Number.isFinite(x));
@@ -118,6 +160,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
 
   const trackers = new Map<Variant | 'real', FaceTracker>();
   trackers.set('real', createFaceTracker());
+  const VARIANTS: Variant[] = ['pred', 'mean', 'oracle', ...(opts.neural?.variants ?? [])];
   for (const vname of VARIANTS) trackers.set(vname, createFaceTracker());
   const realResults = new Map<number, FaceResult>();
   const track = (frame: VideoFrame, index: number): FaceResult => {
@@ -132,7 +175,6 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   const realFrames = new Map<number, { frame: VideoFrame; mesh: Float32Array | null; pending: number }>();
   const realOpenings: (number | null)[] = [];
   const realMeshes: (Float32Array | null)[] = [];
-  const predictedOpenings: (number | null)[] = [];
   const acc = new Map<Variant, VariantAcc>();
   // The first video timestamp, known before decoding from the probe is not reliable: peek the first frame.
   let t0Us = 0;
@@ -141,17 +183,50 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   const allMeshes: (Float32Array | null)[] = [];
   const engines = new Map<Variant, LipsyncEngine>();
 
+  const memoryGenerators: MemoryGenerator[] = [];
+  const neuralParts: { close(): void }[] = [];
   for (const vname of VARIANTS) {
-    const generator = new MemoryGenerator({ prior, ...opts.generator });
-    if (vname === 'mean') generator.meanOnly = true;
+    let generator: LandmarkGenerator;
+    if (opts.neural && (vname === 'neuralGen' || vname === 'neural')) {
+      const g = new NeuralLandmarkGenerator({ host: opts.neural.path.host });
+      neuralParts.push(g);
+      generator = g;
+    } else {
+      const g = new MemoryGenerator({ prior, ...opts.generator });
+      if (vname === 'mean') g.meanOnly = true;
+      memoryGenerators.push(g);
+      generator = g;
+    }
+    let renderer: FaceRenderer;
+    if (opts.neural && (vname === 'neuralRen' || vname === 'neural')) {
+      const r = opts.neural.path.createRenderer(
+        opts.neural.referenceCount ? { referenceCount: opts.neural.referenceCount } : {},
+      );
+      neuralParts.push(r);
+      renderer = r;
+    } else renderer = new MemoryRenderer();
     const engine = new LipsyncEngine({
       track,
       generator,
-      renderer: new MemoryRenderer(),
+      renderer,
       driveAudio: false,
       targetOverride: vname === 'oracle' ? (_i, mesh) => mesh : undefined,
     });
-    const a: VariantAcc = { openings: [], meshes: [], lmd: [], psnr: [], ssim: [], rendered: 0 };
+    const a: VariantAcc = { openings: [], meshes: [], lmd: [], psnr: [], ssim: [], rendered: 0, predicted: [] };
+    if (vname !== 'mean' && vname !== 'oracle') {
+      // The generator's own opening for each scored frame (the centre of its window), before rendering.
+      const origGenerate = generator.generate.bind(generator);
+      generator.generate = async (w) => {
+        const res = await origGenerate(w);
+        const c = w.frames.length >> 1;
+        const f = w.frames[c];
+        if (f && f.frameIndex >= half) {
+          const o = res.openingIod?.[c] ?? (res.content[c] ? mouthOpening(withContent(f.mesh, res.content[c])) : null);
+          a.predicted[f.frameIndex - half] = o ?? null;
+        }
+        return res;
+      };
+    }
     acc.set(vname, a);
     engine.on('video', (out) => {
       const index = Math.round((out.timestampUs - engine.delayMs * 1000 - t0Us) / frameUs);
@@ -176,17 +251,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     engine.on('warning', (m) => log(`${clip} [${vname}] ${m}`));
     engines.set(vname, engine);
   }
-  // Predicted opening of the default generator for each frame (the centre of its window), before rendering.
   const predEngine = engines.get('pred')!;
-  const predGen = predEngine.generator as MemoryGenerator;
-  const origGenerate = predGen.generate.bind(predGen);
-  predGen.generate = async (w) => {
-    const res = await origGenerate(w);
-    const c = w.frames.length >> 1;
-    const f = w.frames[c];
-    if (f && f.frameIndex >= half && res.openingIod) predictedOpenings[f.frameIndex - half] = res.openingIod[c] ?? null;
-    return res;
-  };
   const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples) : null;
 
   // Audio, pushed ahead of the video in 40 ms frames.
@@ -247,7 +312,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
             endMs: s.endMs + audioOffsetMs,
           });
           phones = new PhoneTrack(segs.map((s) => ({ ...s, ...shift(s) })));
-          predGen.setPhones(phones);
+          for (const g of memoryGenerators) g.setPhones(phones);
         }
       }
       // Nearest-frame resampling to 25 fps.
@@ -280,6 +345,34 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     });
     return pearson(a, b);
   };
+  const stdRatio = (gen: (number | null)[]) => {
+    const a: number[] = [];
+    const b: number[] = [];
+    realOpenings.forEach((r, i) => {
+      const g = gen[i];
+      if (r != null && g != null) {
+        a.push(r);
+        b.push(g);
+      }
+    });
+    return std(b) / std(a);
+  };
+  const variantFigures = (name: Variant): VariantFigures => {
+    const x = acc.get(name)!;
+    return {
+      mouthCorr: pairs(x.openings),
+      mouthCorrPredicted: pairs(x.predicted),
+      lipLmd: mean(x.lmd),
+      avOffsetMs: bestLagMs(realOpenings, x.openings, fps).lagMs,
+      psnr: mean(x.psnr),
+      ssim: mean(x.ssim),
+      lipJitter: lipJitter(x.meshes),
+      openingStdRatio: stdRatio(x.openings),
+      openingStdRatioPredicted: stdRatio(x.predicted),
+      renderedFraction: realOpenings.length ? x.rendered / realOpenings.length : 0,
+      algorithmicLatencyMs: engines.get(name)!.latency.totalMs,
+    };
+  };
   const scored = realOpenings.length;
   const figures: ClipFigures = {
     clip,
@@ -298,17 +391,23 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     psnrMean: mean(acc.get('mean')!.psnr),
     lipJitter: lipJitter(p.meshes),
     lipJitterReal: lipJitter(realMeshes),
-    mouthCorrPredicted: pairs(predictedOpenings),
+    mouthCorrPredicted: pairs(p.predicted),
+    openingStdRatio: stdRatio(p.openings),
+    openingStdRatioPredicted: stdRatio(p.predicted),
     mouthCorrMeanBaseline: pairs(acc.get('mean')!.openings),
     renderedFraction: scored ? p.rendered / scored : 0,
     algorithmicLatencyMs: predEngine.latency.totalMs,
     phones: phones !== null,
     prior: priorName,
   };
+  if (opts.neural) {
+    figures.variants = Object.fromEntries(opts.neural.variants.map((n) => [n, variantFigures(n)]));
+  }
   opts.onTrack?.(clip, { fps, meshes: allMeshes, audio: pcm.samples, audioOffsetMs });
   for (const [n, e] of engines) log(`${clip} [${n}] ${JSON.stringify(e.counters)} ${JSON.stringify(e.timings)}`);
   for (const e of engines.values()) e.close();
   for (const t of trackers.values()) t.close();
+  for (const n of neuralParts) n.close();
   log(`${clip}: ${tick} frames in ${elapsed.toFixed(1)} s`);
   return figures;
 }

@@ -108,12 +108,22 @@ export class NeuralLandmarkGenerator implements LandmarkGenerator {
     return out;
   }
 
-  async generate(window: LandmarkWindow): Promise<LandmarkWindowResult> {
+  async generate(input: LandmarkWindow): Promise<LandmarkWindowResult> {
     if (this.closed) throw new Error('NeuralLandmarkGenerator: generate() after close()');
     const T = WINDOW_FRAMES;
-    if (window.frames.length !== T || window.mel.length !== T) {
-      throw new RangeError(`NeuralLandmarkGenerator: a window has ${T} frames and ${T} mel chunks`);
+    const n = input.frames.length;
+    if (n < 1 || n > T || input.mel.length !== n) {
+      throw new RangeError(`NeuralLandmarkGenerator: a window has 1 to ${T} frames and as many mel chunks`);
     }
+    // Shorter windows (the ends of a stream): the last frame and chunk repeated up to T; results for the n given.
+    const window: LandmarkWindow =
+      n === T
+        ? input
+        : {
+            ...input,
+            frames: Array.from({ length: T }, (_, t) => input.frames[Math.min(t, n - 1)]!),
+            mel: Array.from({ length: T }, (_, t) => input.mel[Math.min(t, n - 1)]!),
+          };
     const boxes: CropBox[] = [];
     const norms: Float32Array[] = [];
     const pose = new Float32Array(T * 2 * POSE_POINTS);
@@ -144,7 +154,7 @@ export class NeuralLandmarkGenerator implements LandmarkGenerator {
     const lip = r.outputs.lip!.data;
     const jaw = r.outputs.jaw!.data;
     const content: Float32Array[] = [];
-    for (let t = 0; t < T; t++) {
+    for (let t = 0; t < n; t++) {
       // Content order of the engine: 40 lips then 17 jaw, interleaved (x, y).
       const c = new Float32Array((LIP_POINTS + JAW_POINTS) * 2);
       for (let i = 0; i < LIP_POINTS; i++) {
