@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createLipsyncEngine } from '../../src/pipeline/lipsync/createStage.ts';
 import { Pcm16kConverter } from '../../src/pipeline/lipsync/LipsyncEngine.ts';
+import { MemoryGenerator } from '../../src/pipeline/lipsync/MemoryGenerator.ts';
 import { fitRidge } from '../../src/pipeline/lipsync/OpeningPrior.ts';
 import { PhoneTrack, phoneOpening } from '../../src/pipeline/lipsync/phones.ts';
 import {
@@ -100,5 +102,21 @@ describe('pose normalisation', () => {
     expect(by).toBeCloseTo(4, 9);
     const fit = fitSimilarity(m, moved, m.length / 2);
     expect(fit.a).toBeCloseTo(rot.a, 6);
+  });
+});
+
+describe('stage params', () => {
+  it('passes params.gain to the memory generator (default: the prior file fusion gain) and rejects bad values', () => {
+    const gainOf = (params: Record<string, unknown>) => {
+      const engine = createLipsyncEngine({ driveAudio: false, params });
+      try {
+        return (engine.generator as MemoryGenerator).options.gain;
+      } finally {
+        engine.close();
+      }
+    };
+    expect(gainOf({ gain: 0.5 })).toBe(0.5);
+    expect(gainOf({})).toBe(1);
+    expect(() => createLipsyncEngine({ driveAudio: false, params: { gain: -1 } })).toThrow(/gain/);
   });
 });

@@ -4,7 +4,9 @@
  * `mode: 'live'` (or params.worker = true) hosts the engine in a worker thread, off the event loop that serves the SFU.
  *
  * params (all optional): `worker` (boolean), `phones` (PhoneSegment[] of the drive audio, ms on the frame clock, e.g.
- * the dub source's espeak-ng timings), `prior` (path of the prior JSON, or false), `hop` ('sliding' | 'block').
+ * the dub source's espeak-ng timings), `prior` (path of the prior JSON, or false), `hop` ('sliding' | 'block'),
+ * `gain` (gain on the fused opening z-score; default: the prior file's fusion gain, 1; see docs/engine.md for the
+ * trade-off between lip error and how much the mouth moves).
  */
 import { existsSync } from 'node:fs';
 import type { AvStage } from '../avStage.ts';
@@ -21,6 +23,7 @@ export interface LipsyncStageParams {
   phones?: PhoneSegment[];
   prior?: string | false;
   hop?: 'sliding' | 'block';
+  gain?: number;
 }
 
 /** The engine in this thread (tracker included; closing the engine closes the tracker). */
@@ -28,7 +31,14 @@ export function createLipsyncEngine(opts: AvStageOptions): LipsyncEngine {
   const p = (opts.params ?? {}) as LipsyncStageParams;
   const priorPath = p.prior === false ? null : (p.prior ?? defaultPriorPath);
   const prior = priorPath && existsSync(priorPath) ? OpeningPrior.load(priorPath) : null;
-  const generator = new MemoryGenerator({ prior, ...(opts.frameRate ? { fps: opts.frameRate } : {}) });
+  if (p.gain !== undefined && !(Number.isFinite(p.gain) && p.gain >= 0)) {
+    throw new RangeError(`lipsync: params.gain must be a number >= 0, got ${String(p.gain)}`);
+  }
+  const generator = new MemoryGenerator({
+    prior,
+    ...(opts.frameRate ? { fps: opts.frameRate } : {}),
+    ...(p.gain !== undefined ? { gain: p.gain } : {}),
+  });
   if (p.phones?.length) generator.setPhones(new PhoneTrack(p.phones));
   const tracker = createFaceTracker();
   const engine = new LipsyncEngine({
