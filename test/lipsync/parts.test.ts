@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLipsyncEngine } from '../../src/pipeline/lipsync/createStage.ts';
 import { Pcm16kConverter } from '../../src/pipeline/lipsync/LipsyncEngine.ts';
-import { MemoryGenerator } from '../../src/pipeline/lipsync/MemoryGenerator.ts';
+import type { MemoryGenerator } from '../../src/pipeline/lipsync/MemoryGenerator.ts';
 import { fitRidge } from '../../src/pipeline/lipsync/OpeningPrior.ts';
 import { PhoneTrack, phoneOpening } from '../../src/pipeline/lipsync/phones.ts';
 import {
