@@ -221,11 +221,17 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
       producerId,
       rtpCapabilities: this.#device.recvRtpCapabilities,
     });
+    const language = this.producers.get(producerId)?.language ?? null;
+    const syncGroup = syncGroupOf(info.peerId, info.source, language);
     const consumer = await transport.consume({
       id: info.consumerId,
       producerId: info.producerId,
       kind: info.kind,
       rtpParameters: info.rtpParameters,
+      // Browsers synchronise audio and video of one msid stream, which mediasoup-client otherwise names after the
+      // RTCP CNAME: the dubbed tracks carry the speaker's CNAME, and a sync group with two audio streams pairs the
+      // dubbed video (or audio) with the original one (measured about -1 s A/V in Chromium). One group per dub.
+      streamId: syncGroup,
     });
     if (this.#closed) {
       consumer.close();
@@ -239,8 +245,9 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
       peerId: info.peerId,
       kind: info.kind,
       source: info.source,
-      language: this.producers.get(producerId)?.language ?? null,
+      language,
       paused: false,
+      syncGroup,
     };
     this.tracks.set(consumer.id, remote);
     await this.#channel.request('resume', { consumerId: consumer.id });
@@ -612,4 +619,9 @@ function waitConnected(t: Transport, timeoutMs: number): Promise<void> {
     };
     t.on('connectionstatechange', onState);
   });
+}
+
+/** The msid stream id of a received track: audio and video of one (speaker, source, language) sync together. */
+export function syncGroupOf(peerId: string, source: string, language: string | null): string {
+  return `${peerId}/${source}/${language ?? 'original'}`;
 }

@@ -42,6 +42,11 @@ export interface RemoteTrack<TTrack = MediaStreamTrack> {
   language: string | null;
   /** True while the consumer is paused (an original set aside while its dub plays). */
   paused: boolean;
+  /**
+   * The receiver's A/V sync group (msid stream id): one per (speaker, source, language), so a browser lip-syncs a
+   * dubbed video with the dubbed audio, never with the speaker's original audio of the same RTCP CNAME.
+   */
+  syncGroup: string;
 }
 
 /** What a listener should render for one speaker right now: their own tracks, or the dub they chose. */

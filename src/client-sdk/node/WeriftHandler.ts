@@ -305,7 +305,12 @@ export class WeriftHandler extends HandlerInterface {
       const transceiver = this.#pc.getTransceivers().find((t) => t.mid === localId);
       if (!transceiver) throw new Error('new transceiver not found');
       this.#mapMidTransceiver.set(localId, transceiver);
-      results.push({ localId, track: transceiver.receiver.track as unknown as MediaStreamTrack });
+      // The werift receiver stands in for RTCRtpReceiver (consumer.rtpReceiver): RTCP (onRtcp), PLI (sendRtcpPLI).
+      results.push({
+        localId,
+        track: transceiver.receiver.track as unknown as MediaStreamTrack,
+        rtpReceiver: transceiver.receiver as unknown as RTCRtpReceiver,
+      });
     }
     return results;
   }

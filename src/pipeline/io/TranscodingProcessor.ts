@@ -65,6 +65,17 @@ export interface TranscodingProcessorOptions {
   keyframeRequestIntervalMs?: number;
   /** Largest RTP payload. Default 1200 B. */
   maxPayloadBytes?: number;
+  /**
+   * Pace the output: each packet leaves at (local arrival time of its input + stage.delayMs + paceOutputMs), never
+   * earlier; a later one leaves at once. Default undefined: packets leave as soon as they are encoded.
+   *
+   * Needed whenever listeners must lip-sync the outputs: mediasoup's consumers send listeners their own sender
+   * reports, stamping each stream's newest RTP timestamp with the wall time mediasoup forwarded it (the processor's
+   * SRs never reach listeners), so audio and video are in sync at a listener only if both leave here with the same
+   * lag behind their media time, and smoothly (a burst of audio makes the listener's jitter buffer grow and keep the
+   * audio late). `paceOutputMs` is the slack for stage/encoder jitter.
+   */
+  paceOutputMs?: number;
   /** Monotonic clock in ms (tests). Default performance.now. */
   nowMs?: () => number;
   /** Wall clock in Unix ms (tests). Default Date.now. */
@@ -142,6 +153,8 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   private lastKeyframeRequestMs = -Infinity;
   private lastOutSize = '';
   private lastOutTimestampUs: Record<MediaKind, number | null> = { audio: null, video: null };
+  /** Paced packets waiting for their time (local ms), per kind, in order. */
+  private readonly paced: Record<MediaKind, { dueMs: number; packet: Buffer }[]> = { audio: [], video: [] };
   /** Bytes of video payload in, for the bitrate the encoder aims at. */
   private videoBytesIn = 0;
   private videoBytesSinceMs: number | null = null;
@@ -292,6 +305,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
 
   private startTimers(): void {
     const poll = setInterval(() => {
+      this.releasePaced();
       const now = this.now();
       for (const [kind, lane] of this.lanes) this.route(kind, lane, lane.jb.poll(now));
       // Still waiting for a keyframe: ask again (rate-limited), the first request may have been lost.
@@ -387,7 +401,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   private reopenEncoder = false;
 
   private clampBitrate(bps: number): number {
-    return Math.min(4_000_000, Math.max(150_000, bps));
+    return Math.round(Math.min(4_000_000, Math.max(150_000, bps)));
   }
 
   private bitrateFor(width: number, height: number): number {
@@ -448,10 +462,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
       if (c.keyframe) this.lastKeyframeOutMs = now;
       this.stats.framesEncoded.video++;
       this.lastOutTimestampUs.video = c.timestampUs;
-      for (const p of sender.packetize(c.data, c.keyframe, c.timestampUs)) {
-        this.stats.rtpOut.video++;
-        this.safeEmit('rtp', 'video', p);
-      }
+      this.send('video', sender.packetize(c.data, c.keyframe, c.timestampUs), c.timestampUs);
     }
   }
 
@@ -466,9 +477,43 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
       if (this.closed) return;
       this.stats.framesEncoded.audio++;
       this.lastOutTimestampUs.audio = c.timestampUs;
-      for (const p of sender.packetize(c.data, true, c.timestampUs)) {
-        this.stats.rtpOut.audio++;
-        this.safeEmit('rtp', 'audio', p);
+      this.send('audio', sender.packetize(c.data, true, c.timestampUs), c.timestampUs);
+    }
+  }
+
+  /** Emits packets of one encoded frame now, or queues them for their time when pacing. */
+  private send(kind: MediaKind, packets: Buffer[], timestampUs: number): void {
+    const pace = this.opts.paceOutputMs;
+    const origin = this.clock.originLocalMs;
+    const q = this.paced[kind];
+    if (pace === undefined || origin === null) {
+      for (const p of packets) this.emitRtp(kind, p);
+      return;
+    }
+    const dueMs = origin + timestampUs / 1000 + pace;
+    if (q.length === 0 && dueMs <= this.now()) {
+      for (const p of packets) this.emitRtp(kind, p);
+      return;
+    }
+    for (const packet of packets) q.push({ dueMs, packet });
+  }
+
+  private emitRtp(kind: MediaKind, packet: Buffer): void {
+    this.stats.rtpOut[kind]++;
+    this.safeEmit('rtp', kind, packet);
+  }
+
+  /** Sends the paced packets whose time has come (`all`: every one, at the end of input). */
+  private releasePaced(all = false): void {
+    const now = this.now();
+    for (const kind of ['audio', 'video'] as const) {
+      const q = this.paced[kind];
+      let n = 0;
+      while (n < q.length && (all || q[n]!.dueMs <= now)) n++;
+      if (n === 0) continue;
+      for (const { packet } of q.splice(0, n)) {
+        if (this.closed) return;
+        this.emitRtp(kind, packet);
       }
     }
   }
@@ -534,6 +579,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
     await this.stage.flush();
     await this.encodeVideo.drain();
     await this.encodeAudio.drain();
+    this.releasePaced(true);
   }
 
   /** Idempotent. Codecs are freed once the work in flight has finished (never under a running native call). */
@@ -542,6 +588,8 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.paced.audio.length = 0;
+    this.paced.video.length = 0;
     this.removeAllListeners();
     this.closing = (async () => {
       await Promise.all([this.decodeVideo.close(), this.decodeAudio.close()]);

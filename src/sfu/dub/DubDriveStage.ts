@@ -65,10 +65,6 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
   /** Output-clock time (ms) up to which drive audio has been pushed; null before the first speaker audio. */
   #cursorMs: number | null = null;
   #closed = false;
-  /** Output audio waiting for the video of its time. */
-  readonly #heldOut: AudioFrame[] = [];
-  #lastVideoOutUs = -Infinity;
-  readonly #maxAudioHoldUs: number;
 
   constructor({ inner, source, delayMs = 1500, maxHeldFrames }: DubDriveStageOptions) {
     super();
@@ -79,35 +75,18 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     this.name = `dub(${inner.name})`;
     this.#timeline = new DubTimeline({ delayMs });
     this.#maxHeld = maxHeldFrames ?? Math.ceil((delayMs / 1000) * 30) + 30;
-    this.#maxAudioHoldUs = (inner.delayMs + 1500) * 1000;
-    // The face stage emits drive audio at once but its video only after rendering: hold the audio until the video of
-    // the same time is out, so both leave (and reach listeners) together and their jitter buffers need not re-align.
+    // Audio and video leave as the face stage emits them; the transcoding processor paces both onto one constant
+    // lag behind their media time (paceOutputMs), which is what keeps a listener's A/V sync. Holding the audio
+    // here until its video was out made audio arrive in bursts whenever rendering stalled, and Chromium's jitter
+    // buffer then kept the dubbed audio ~1-1.7 s late (measured in test/e2e/dub.test.ts).
     inner.on('video', (f) => {
       this.counters.videoOut++;
-      this.#lastVideoOutUs = f.timestampUs;
       this.safeEmit('video', f);
-      this.#releaseAudio();
     });
-    inner.on('audio', (f) => {
-      this.#heldOut.push(f);
-      this.#releaseAudio();
-    });
+    inner.on('audio', (f) => this.safeEmit('audio', f));
     inner.on('warning', (m) => this.safeEmit('warning', m));
     source.on('segment', (seg) => this.#onSegment(seg));
     source.on('error', (err) => this.safeEmit('warning', `dub source: ${err.code}: ${err.message}`));
-  }
-
-  #releaseAudio(): void {
-    const newest = this.#heldOut.at(-1);
-    while (this.#heldOut.length) {
-      const a = this.#heldOut[0]!;
-      // Released when the video has caught up with it, or when video stalls for longer than the hold bound.
-      if (a.timestampUs > this.#lastVideoOutUs + 20_000 && newest!.timestampUs - a.timestampUs < this.#maxAudioHoldUs) {
-        break;
-      }
-      this.#heldOut.shift();
-      this.safeEmit('audio', a);
-    }
   }
 
   #onSegment(seg: DubSegment): void {
@@ -219,8 +198,6 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     const lastUs = Math.max(this.#heldAudio.at(-1)?.timestampUs ?? 0, this.#heldVideo.at(-1)?.timestampUs ?? 0);
     if (this.#cursorMs !== null) this.#pump(lastUs / 1000 + this.timelineDelayMs + 20);
     await this.#inner.flush();
-    this.#lastVideoOutUs = Infinity;
-    this.#releaseAudio();
   }
 
   close(): void {
@@ -229,7 +206,6 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     this.#heldVideo.length = 0;
     this.#heldAudio.length = 0;
     this.#queue.length = 0;
-    this.#heldOut.length = 0;
     try {
       this.#source.close();
     } finally {

@@ -40,6 +40,11 @@ export interface DubPipelineOptions {
   stageParams?: Record<string, unknown>;
   /** DubTimeline delay (the video is delayed as much), in ms. Default 1500. */
   timelineDelayMs?: number;
+  /**
+   * Slack for the face stage's and encoders' jitter: both outputs leave the processor at their media time + the
+   * stage's delay + this (TranscodingProcessorOptions.paceOutputMs), so listeners can lip-sync them. Default 400.
+   */
+  outputSlackMs?: number;
   /** See SpeakerTapOptions.settleMs. Default 50. */
   settleMs?: number;
 }
@@ -65,6 +70,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
   #resolveReady!: () => void;
   #rejectReady!: (err: Error) => void;
   #lastSr: NonNullable<DubStats['senderReports']> = {};
+  #lags: Record<MediaKind, number[]> = { audio: [], video: [] };
   #lastFrames = 0;
   #lastAtMs = performance.now();
   #closed = false;
@@ -159,10 +165,23 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       });
       const processor = await TranscodingProcessor.create(inputs, {
         stage,
+        paceOutputMs: this.#options.outputSlackMs ?? 400,
         onWarning: (m) => logger.debug(`dub ${this.speakerPeerId}/${this.language}: ${m}`),
       });
       processor.on('senderReport', (kind: MediaKind, ntpMs: number, rtpTimestamp: number) => {
         this.#lastSr[kind] = { ntpMs, rtpTimestamp };
+      });
+      // Send lag per stream: wall time a packet leaves minus the wall time its RTP timestamp stands for (the
+      // pipeline's SR). mediasoup stamps its own SRs to listeners with the time it forwards the packet, so a
+      // listener's A/V sync is off by the difference of the two lags.
+      processor.on('rtp', (kind: MediaKind, packet: Buffer) => {
+        const sr = this.#lastSr[kind];
+        if (!sr || packet.length < 12) return;
+        const diff = (packet.readUInt32BE(4) - sr.rtpTimestamp) | 0;
+        const clock = kind === 'audio' ? 48_000 : 90_000;
+        const lag = Date.now() - (sr.ntpMs + (diff / clock) * 1000);
+        if (Number.isFinite(lag)) this.#lags[kind].push(lag);
+        if (this.#lags[kind].length > 2000) this.#lags[kind].shift();
       });
       this.#stage = stage;
       this.#lastSr = {};
@@ -188,12 +207,28 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       speakerPeerId: this.speakerPeerId,
       language: this.language,
       fps: Math.round(fps * 10) / 10,
-      delayMs: stage?.delayMs ?? 0,
+      // What listeners see: stage delay (timeline + face stage) + the output pacing slack.
+      delayMs: stage ? stage.delayMs + (this.#options.outputSlackMs ?? 400) : 0,
       faceRendering: this.faceRendering,
       segments: stage?.counters.segments ?? 0,
       framesOut: stage?.counters.videoOut ?? 0,
       senderReports: { ...this.#lastSr },
     };
+  }
+
+  /**
+   * Median send lag per output stream over the last packets (ms, see #buildProcessor), and their difference
+   * (audio - video): what a receiver synchronising on the SFU's sender reports gets as A/V error, negated.
+   */
+  sendLagMs(): { audio: number | null; video: number | null; n: Record<MediaKind, number> } {
+    const med = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]! : null);
+    const n = { audio: this.#lags.audio.length, video: this.#lags.video.length };
+    return { audio: med(this.#lags.audio), video: med(this.#lags.video), n };
+  }
+
+  /** Forgets the send lags measured so far (measure a later period). */
+  resetSendLag(): void {
+    this.#lags = { audio: [], video: [] };
   }
 
   /** Stage counters (tests, logs). */
