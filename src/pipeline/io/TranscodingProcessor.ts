@@ -73,7 +73,8 @@ export interface TranscodingProcessorOptions {
    * reports, stamping each stream's newest RTP timestamp with the wall time mediasoup forwarded it (the processor's
    * SRs never reach listeners), so audio and video are in sync at a listener only if both leave here with the same
    * lag behind their media time, and smoothly (a burst of audio makes the listener's jitter buffer grow and keep the
-   * audio late). `paceOutputMs` is the slack for stage/encoder jitter.
+   * audio late). `paceOutputMs` is the slack for stage/encoder jitter; output later than the slack raises it for
+   * both streams (by at most 2 s; back at 20 ms/s), so a stall delays both instead of sending one in a burst.
    */
   paceOutputMs?: number;
   /** Monotonic clock in ms (tests). Default performance.now. */
@@ -154,7 +155,9 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   private lastOutSize = '';
   private lastOutTimestampUs: Record<MediaKind, number | null> = { audio: null, video: null };
   /** Paced packets waiting for their time (local ms), per kind, in order. */
-  private readonly paced: Record<MediaKind, { dueMs: number; packet: Buffer }[]> = { audio: [], video: [] };
+  private readonly paced: Record<MediaKind, { mediaMs: number; packet: Buffer }[]> = { audio: [], video: [] };
+  private slackMs = 0;
+  private slackAtMs: number | null = null;
   /** Bytes of video payload in, for the bitrate the encoder aims at. */
   private videoBytesIn = 0;
   private videoBytesSinceMs: number | null = null;
@@ -163,6 +166,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   private constructor(inputs: readonly RtpStreamInfo[], stage: AvStage, opts: TranscodingProcessorOptions) {
     super();
     this.opts = opts;
+    this.slackMs = opts.paceOutputMs ?? 0;
     this.now = opts.nowMs ?? (() => performance.now());
     this.wall = opts.wallClockMs ?? (() => Date.now());
     this.warn = opts.onWarning ?? ((m) => console.warn(`[io:transcode] ${m}`));
@@ -389,9 +393,11 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
     const elapsed = now - this.videoBytesSinceMs;
     if (elapsed >= 3000) {
       this.measuredVideoBps = (this.videoBytesIn * 8 * 1000) / elapsed;
-      // Aim at the sender's own rate: re-open the encoder (next frame is a keyframe) if the guess was far off.
+      // Aim at the sender's own rate when it is well above the guess: re-open the encoder (next frame is a keyframe).
+      // Never below the size-based guess: a browser's first seconds are sent at a low rate while its bandwidth
+      // estimate ramps up, and a second-generation encode at that rate blurred the dubbed face (upper face 24 dB).
       const current = this.venc ? this.currentBitrate : null;
-      if (current !== null && Math.abs(this.clampBitrate(this.measuredVideoBps) - current) / current > 0.3) {
+      if (current !== null && this.clampBitrate(this.measuredVideoBps) > current * 1.3) {
         this.reopenEncoder = true; // done between two encodes, never under a running native call
       }
     }
@@ -405,9 +411,9 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   }
 
   private bitrateFor(width: number, height: number): number {
-    if (this.measuredVideoBps !== null) return this.clampBitrate(this.measuredVideoBps);
-    if (this.opts.videoBitrateBps) return this.opts.videoBitrateBps;
-    return Math.min(2_500_000, Math.max(300_000, width * height * 30 * 0.1));
+    const guess = this.opts.videoBitrateBps ?? Math.min(2_500_000, Math.max(300_000, width * height * 30 * 0.1));
+    if (this.measuredVideoBps !== null) return Math.max(guess, this.clampBitrate(this.measuredVideoBps));
+    return guess;
   }
 
   private async decodeVideoFrame(f: EncodedFrame & { timestampUs: number }): Promise<void> {
@@ -483,19 +489,23 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
 
   /** Emits packets of one encoded frame now, or queues them for their time when pacing. */
   private send(kind: MediaKind, packets: Buffer[], timestampUs: number): void {
-    const pace = this.opts.paceOutputMs;
     const origin = this.clock.originLocalMs;
-    const q = this.paced[kind];
-    if (pace === undefined || origin === null) {
+    if (this.opts.paceOutputMs === undefined || origin === null) {
       for (const p of packets) this.emitRtp(kind, p);
       return;
     }
-    const dueMs = origin + timestampUs / 1000 + pace;
-    if (q.length === 0 && dueMs <= this.now()) {
-      for (const p of packets) this.emitRtp(kind, p);
-      return;
-    }
-    for (const packet of packets) q.push({ dueMs, packet });
+    const mediaMs = origin + timestampUs / 1000;
+    // Later than the slack allows: raise the slack of BOTH streams (both stay on one lag, and what is queued shifts
+    // with it) instead of sending this one early relative to the other, or in a burst.
+    const late = this.now() - (mediaMs + this.slackMs);
+    if (late > 0) this.slackMs = Math.min(this.opts.paceOutputMs + 2000, this.slackMs + late + 20);
+    for (const packet of packets) this.paced[kind].push({ mediaMs, packet });
+    this.releasePaced();
+  }
+
+  /** Current output slack (paceOutputMs, raised after late output by up to 2 s, back at 20 ms/s). */
+  get outputSlackMs(): number {
+    return this.slackMs;
   }
 
   private emitRtp(kind: MediaKind, packet: Buffer): void {
@@ -506,10 +516,16 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   /** Sends the paced packets whose time has come (`all`: every one, at the end of input). */
   private releasePaced(all = false): void {
     const now = this.now();
+    const base = this.opts.paceOutputMs ?? 0;
+    // Back towards the configured slack slowly (2%: listeners' jitter buffers absorb it without a glitch).
+    if (this.slackAtMs !== null && this.slackMs > base) {
+      this.slackMs = Math.max(base, this.slackMs - (now - this.slackAtMs) * 0.02);
+    }
+    this.slackAtMs = now;
     for (const kind of ['audio', 'video'] as const) {
       const q = this.paced[kind];
       let n = 0;
-      while (n < q.length && (all || q[n]!.dueMs <= now)) n++;
+      while (n < q.length && (all || q[n]!.mediaMs + this.slackMs <= now)) n++;
       if (n === 0) continue;
       for (const { packet } of q.splice(0, n)) {
         if (this.closed) return;
