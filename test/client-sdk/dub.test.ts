@@ -123,9 +123,12 @@ describe('dub chosen by the listener (Node SDK)', () => {
         feedClip({ clip: clipPath('vrt_face_2.mp4'), audio: refuserAudio, durationS: 4 }),
       ]);
       let packets = 0;
-      listener.on('track', (t) => {
+      const count = (t: RemoteTrack) => {
         if (t.peerId === 'speaker') t.track.onReceiveRtp.subscribe(() => packets++);
-      });
+      };
+      // The speaker's track may already be there (a loaded machine): count it as well as later ones.
+      for (const t of listener.tracks.values()) count(t);
+      listener.on('track', count);
       await waitFor(() => packets > 10, 25_000, 'original audio');
 
       const unsupported = await listener.setDubLanguage('speaker', 'de').catch((e: unknown) => e);

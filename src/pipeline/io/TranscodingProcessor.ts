@@ -73,8 +73,7 @@ export interface TranscodingProcessorOptions {
    * reports, stamping each stream's newest RTP timestamp with the wall time mediasoup forwarded it (the processor's
    * SRs never reach listeners), so audio and video are in sync at a listener only if both leave here with the same
    * lag behind their media time, and smoothly (a burst of audio makes the listener's jitter buffer grow and keep the
-   * audio late). `paceOutputMs` is the slack for stage/encoder jitter; output later than the slack raises it for
-   * both streams (by at most 2 s; back at 20 ms/s), so a stall delays both instead of sending one in a burst.
+   * audio late). `paceOutputMs` is the slack for stage/encoder jitter; a packet later than that leaves at once.
    */
   paceOutputMs?: number;
   /** Monotonic clock in ms (tests). Default performance.now. */
@@ -156,8 +155,7 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   private lastOutTimestampUs: Record<MediaKind, number | null> = { audio: null, video: null };
   /** Paced packets waiting for their time (local ms), per kind, in order. */
   private readonly paced: Record<MediaKind, { mediaMs: number; packet: Buffer }[]> = { audio: [], video: [] };
-  private slackMs = 0;
-  private slackAtMs: number | null = null;
+  private readonly slackMs: number;
   /** Bytes of video payload in, for the bitrate the encoder aims at. */
   private videoBytesIn = 0;
   private videoBytesSinceMs: number | null = null;
@@ -495,15 +493,11 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
       return;
     }
     const mediaMs = origin + timestampUs / 1000;
-    // Later than the slack allows: raise the slack of BOTH streams (both stay on one lag, and what is queued shifts
-    // with it) instead of sending this one early relative to the other, or in a burst.
-    const late = this.now() - (mediaMs + this.slackMs);
-    if (late > 0) this.slackMs = Math.min(this.opts.paceOutputMs + 2000, this.slackMs + late + 20);
     for (const packet of packets) this.paced[kind].push({ mediaMs, packet });
     this.releasePaced();
   }
 
-  /** Current output slack (paceOutputMs, raised after late output by up to 2 s, back at 20 ms/s). */
+  /** Output slack (paceOutputMs; 0 without pacing). */
   get outputSlackMs(): number {
     return this.slackMs;
   }
@@ -516,12 +510,6 @@ export class TranscodingProcessor extends TypedEmitter<RtpProcessorEvents> imple
   /** Sends the paced packets whose time has come (`all`: every one, at the end of input). */
   private releasePaced(all = false): void {
     const now = this.now();
-    const base = this.opts.paceOutputMs ?? 0;
-    // Back towards the configured slack slowly (2%: listeners' jitter buffers absorb it without a glitch).
-    if (this.slackAtMs !== null && this.slackMs > base) {
-      this.slackMs = Math.max(base, this.slackMs - (now - this.slackAtMs) * 0.02);
-    }
-    this.slackAtMs = now;
     for (const kind of ['audio', 'video'] as const) {
       const q = this.paced[kind];
       let n = 0;
