@@ -8,6 +8,15 @@
  * - addedLatencyMs.p50/.p95: RTP in -> RTP out through the io TranscodingProcessor hosting stage `lipsync` (worker
  *   thread), input paced in real time; per video frame: arrival of the output frame's last packet minus the push of the
  *   input frame's last packet. This is the tap's transcoding processor, not the whole SFU (no mediasoup, no network).
+ * - addedLatencySfuMs.p50/.p95: the same stage through the SFU tap, on loopback: an in-process LipsyncServer whose
+ *   processorFactory is the io TranscodingProcessor hosting `lipsync` (worker thread), a werift speaker publishing the
+ *   clip (ffmpeg -re, VP8 512x512 400 kbit/s + Opus), one werift listener consuming the original and the processed
+ *   video. Per processed video frame: arrival at the listener of its last packet minus arrival of the last packet of
+ *   the original frame with the same media time. The processed stream is re-encoded, so frames are matched by media
+ *   time: as each input frame's last packet enters the processor, the bench derives the output RTP timestamp the
+ *   processor will give that frame, exactly as TranscodingProcessor does (its SenderClock mapping of the input RTP
+ *   timestamp at that moment + stage.delayMs, through its video RtpStreamSender; read through private fields, as a
+ *   bench-only probe). mediasoup keeps RTP timestamps on simple consumers, so the listener sees those values.
  */
 import { join } from 'node:path';
 import type { BenchSection, BenchValue } from '../types.ts';
@@ -26,6 +35,7 @@ import { defaultPriorPath, OpeningPrior } from '../../src/pipeline/lipsync/Openi
 import type { AudioFrame, VideoFrame } from '../../src/pipeline/media.ts';
 import type { RtpStreamInfo } from '../../src/pipeline/stage.ts';
 import { existsSync } from 'node:fs';
+import type { RtpProcessor } from '../../src/pipeline/stage.ts';
 
 const CLIP = 'sadtalker_WDA_AOC_000.mp4'; // 512x512, 25 fps
 
@@ -181,6 +191,111 @@ async function addedLatency(video: VideoFrame[], audio: AudioFrame[], log: (m: s
   };
 }
 
+/** The TranscodingProcessor fields its output RTP timestamps come from (bench probe; private in the class). */
+interface ProcessorTimestampInternals {
+  clock: { peekTimestampUs(kind: string, rtpTimestamp: number): number };
+  senders: Map<string, { rtpTimestampOf(timestampUs: number): number }>;
+  stage: { delayMs: number };
+}
+
+async function addedLatencySfu(clip: string, seconds: number, log: (m: string) => void) {
+  const { MediaStreamTrack } = await import('werift');
+  const { LipsyncServer } = await import('../../src/sfu/index.ts');
+  const { LipsyncClient } = await import('../../src/client-sdk/node/index.ts');
+  const { feedClip, waitFor } = await import('../../test/sfu/helpers.ts');
+
+  // Output RTP timestamp of a processed frame -> RTP timestamp of the input (original) frame it was made from.
+  const inputOf = new Map<number, number>();
+  let processors = 0;
+  let delayMs = NaN;
+  const server = await LipsyncServer.start({
+    port: 0,
+    numWorkers: 1,
+    tapSettleMs: 100,
+    processorFactory: async (inputs): Promise<RtpProcessor> => {
+      const proc = await TranscodingProcessor.create(inputs, {
+        stage: 'lipsync',
+        stageOptions: { mode: 'live' },
+        onWarning: () => {},
+      });
+      processors++;
+      const internals = proc as unknown as ProcessorTimestampInternals;
+      delayMs = internals.stage.delayMs;
+      const push = proc.pushRtp.bind(proc);
+      proc.pushRtp = (kind, packet) => {
+        push(kind, packet);
+        if (kind !== 'video') return;
+        const p = parseRtpPacket(packet);
+        const sender = internals.senders.get('video');
+        if (!p.marker || !sender) return;
+        // Same state the processor just used to stamp this frame (it maps frames as their last packet arrives).
+        const us = internals.clock.peekTimestampUs('video', p.timestamp);
+        inputOf.set(sender.rtpTimestampOf(us + internals.stage.delayMs * 1000), p.timestamp);
+      };
+      return proc;
+    },
+  });
+  const speaker = await LipsyncClient.join({
+    url: server.wsUrl,
+    token: server.mintToken('bench', 'speaker'),
+    subscribe: 'none',
+  });
+  const listener = await LipsyncClient.join({
+    url: server.wsUrl,
+    token: server.mintToken('bench', 'listener'),
+    subscribe: 'all',
+  });
+  try {
+    // Per stream: RTP timestamp -> arrival (ms) of the frame's latest packet at the listener.
+    const arrivals = { original: new Map<number, number>(), processed: new Map<number, number>() };
+    let tracks = 0;
+    listener.on('track', (t) => {
+      tracks++;
+      if (t.kind !== 'video') return;
+      const map = arrivals[t.source];
+      t.track.onReceiveRtp.subscribe((rtp) => map.set(rtp.header.timestamp, performance.now()));
+    });
+    const video = new MediaStreamTrack({ kind: 'video' });
+    const audio = new MediaStreamTrack({ kind: 'audio' });
+    await speaker.publish(video);
+    await speaker.publish(audio);
+    await waitFor(() => tracks === 4, 30_000, 'original + processed tracks at the listener');
+    await speaker.transportsConnected();
+    await listener.transportsConnected();
+    log(`SFU path: feeding ${seconds} s of the clip, VP8 512x512 400 kbit/s + Opus 48 kbit/s`);
+    const { sent } = await feedClip({ clip, video, audio, durationS: seconds, size: 512 });
+    // The engine holds its lookahead until more media arrives or the stream ends; give the tail time to drain.
+    await new Promise((r) => setTimeout(r, 1500));
+    const deltas: number[] = [];
+    let unmatched = 0;
+    for (const [ts, tProcessed] of arrivals.processed) {
+      const inTs = inputOf.get(ts);
+      const tOriginal = inTs === undefined ? undefined : arrivals.original.get(inTs);
+      if (tOriginal === undefined) unmatched++;
+      else deltas.push(tProcessed - tOriginal);
+    }
+    deltas.sort((a, b) => a - b);
+    log(
+      `SFU path: sent ${sent.video} video packets; ${arrivals.original.size} original and ` +
+        `${arrivals.processed.size} processed video frames at the listener; ${deltas.length} matched by media time, ` +
+        `${unmatched} processed frames unmatched; ${processors} processor(s), stage delay ${delayMs} ms`,
+    );
+    return {
+      'engine.addedLatencySfuMs.p50': percentile(deltas, 50),
+      'engine.addedLatencySfuMs.p95': percentile(deltas, 95),
+      'engine.addedLatencySfuMs.samples': deltas.length,
+      'engine.addedLatencySfuMs.unmatched': unmatched,
+      'engine.addedLatencySfuMs.path':
+        'werift speaker -> mediasoup -> tap (TranscodingProcessor(lipsync, worker)) -> mediasoup -> werift listener; ' +
+        'processed minus original arrival at the listener, loopback',
+    };
+  } finally {
+    speaker.close();
+    listener.close();
+    server.close();
+  }
+}
+
 const section: BenchSection = {
   name: 'engine',
   description: `lip-sync engine on ${CLIP} (512x512, 25 fps): fps per stream on one core, per-stage ms, latency`,
@@ -194,6 +309,12 @@ const section: BenchSection = {
     } catch (err) {
       ctx.log(`added latency through the transcoding processor failed: ${String(err)}`);
       out['engine.addedLatencyMs.error'] = String(err);
+    }
+    try {
+      Object.assign(out, await addedLatencySfu(join(ctx.clipsDir, CLIP), seconds, (m) => ctx.log(m)));
+    } catch (err) {
+      ctx.log(`added latency through the SFU tap failed: ${String(err)}`);
+      out['engine.addedLatencySfuMs.error'] = String(err);
     }
     return out;
   },
