@@ -7,13 +7,19 @@
  *   new LipsyncServer({ dubs: dubManagerFactory({ offers: [{ language: 'es', source: 'embedded' }] }) })
  */
 import type { types as ms } from 'mediasoup';
-import { EmbeddedDubSource, type DubSource } from '../../pipeline/dub/index.ts';
+import {
+  EmbeddedDubSource,
+  InterpreterRegistry,
+  type DubSource,
+  type InterpreterAssignment,
+} from '../../pipeline/dub/index.ts';
 import type { LanguageOffer, ResponseMap } from '../../protocol/index.ts';
 import { SignalError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import type { Peer } from '../Peer.ts';
 import type { Room, RoomDubHooks } from '../Room.ts';
 import { DubPipeline } from './DubPipeline.ts';
+import { InterpreterFeedSource } from './InterpreterFeed.ts';
 
 const logger = createLogger('DubManager');
 
@@ -36,6 +42,14 @@ export interface DubManagerOptions {
   startTimeoutMs?: number;
   /** Period of the `dubStats` notification, in ms (0: never). Default 1000. */
   statsIntervalMs?: number;
+  /**
+   * Interpreter assignments every room starts with (speaker `*`: the whole floor). More at run time with
+   * DubManager.assignInterpreter. An assigned interpreter's audio is the dub of (speaker, language), whatever the
+   * offer's source; the language must still be offered.
+   */
+  interpreters?: InterpreterAssignment[];
+  /** InterpreterDubSource mode for interpreter pipelines. Default `continuous`. */
+  interpreterMode?: 'vad' | 'continuous';
 }
 
 interface Consent {
@@ -54,6 +68,10 @@ export class DubManager implements RoomDubHooks {
   readonly #pipelines = new Map<string, DubPipeline>();
   /** Listener peer id -> speaker peer id -> language. */
   readonly #choices = new Map<string, Map<string, string>>();
+  /** Who interprets whom in this room. */
+  readonly interpreters = new InterpreterRegistry();
+  /** Pipeline -> the interpreter peer whose audio drives it. */
+  readonly #interpreterOf = new Map<DubPipeline, string>();
   readonly #statsTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -62,6 +80,7 @@ export class DubManager implements RoomDubHooks {
     this.#options = options;
     this.offers = options.offers.map((o) => ({ ...o }));
     room.setLanguages(this.offers.map((o) => o.language));
+    for (const a of options.interpreters ?? []) this.interpreters.assign(a.speakerId, a.language, a.interpreterId);
     const period = options.statsIntervalMs ?? 1000;
     if (period > 0) {
       this.#statsTimer = setInterval(() => this.#sendStats(), period);
@@ -74,6 +93,32 @@ export class DubManager implements RoomDubHooks {
     return [...this.#pipelines.values()];
   }
 
+  /**
+   * `interpreterPeerId` interprets `speakerId` (or `*`, every speaker without an own interpreter) into `language`.
+   * Running pipelines of that language whose drive changes (a new or replaced interpreter) stop; their listeners are
+   * told (dubEnded) and choose again to get the new drive.
+   */
+  assignInterpreter(speakerId: string, language: string, interpreterPeerId: string): void {
+    this.interpreters.assign(speakerId, language, interpreterPeerId);
+    this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+  }
+
+  /** Removes an assignment (running pipelines it drove stop, see assignInterpreter). */
+  unassignInterpreter(speakerId: string, language: string): void {
+    if (this.interpreters.unassign(speakerId, language)) {
+      this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+    }
+  }
+
+  #restartChangedDrives(language: string, reason: string): void {
+    for (const p of [...this.#pipelines.values()]) {
+      if (p.language !== language) continue;
+      if (this.#interpreterFor(p.speakerPeerId, language) !== this.#interpreterOf.get(p)) {
+        this.#stop(p, reason);
+      }
+    }
+  }
+
   addOriginalProducer(peerId: string, producer: ms.Producer): void {
     let set = this.#originals.get(peerId);
     if (!set) this.#originals.set(peerId, (set = new Map<string, ms.Producer>()));
@@ -82,8 +127,15 @@ export class DubManager implements RoomDubHooks {
   }
 
   removeOriginalProducer(peerId: string, producerId: string): void {
+    const removed = this.#originals.get(peerId)?.get(producerId);
     this.#originals.get(peerId)?.delete(producerId);
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.removeProducer(producerId);
+    // An interpreter stopped publishing audio: the pipelines it drove end (listeners get the original back).
+    if (removed?.kind === 'audio') {
+      for (const [p, interpreterId] of [...this.#interpreterOf]) {
+        if (interpreterId === peerId) this.#stop(p, `interpreter ${peerId} stopped publishing audio`);
+      }
+    }
   }
 
   removePeer(peerId: string): void {
@@ -91,6 +143,11 @@ export class DubManager implements RoomDubHooks {
     const choices = this.#choices.get(peerId);
     this.#choices.delete(peerId);
     for (const [speaker, language] of choices ?? []) this.#release(peerId, speaker, language);
+    // As an interpreter: the pipelines it drove end; its assignments (as interpreter or speaker) are dropped.
+    for (const [p, interpreterId] of [...this.#interpreterOf]) {
+      if (interpreterId === peerId) this.#stop(p, `interpreter ${peerId} left`);
+    }
+    this.interpreters.removePeer(peerId);
     // As a speaker: its pipelines end (the room tells listeners the producers closed).
     this.#originals.delete(peerId);
     this.#consent.delete(peerId);
@@ -167,14 +224,28 @@ export class DubManager implements RoomDubHooks {
     const key = `${speakerPeerId}\n${offer.language}`;
     const existing = this.#pipelines.get(key);
     if (existing && !existing.closed) return existing;
+    const interpreterId = this.#interpreterFor(speakerPeerId, offer.language);
+    if (!interpreterId && offer.source === 'interpreter' && !this.#options.createDubSource) {
+      throw new SignalError('unsupported', `no interpreter for ${speakerPeerId} into ${offer.language} in this room`);
+    }
+    if (interpreterId) this.#interpreterAudio(interpreterId); // fail now, before the pipeline exists
     const pipeline = new DubPipeline({
       room: this.#room,
       speakerPeerId,
       language: offer.language,
-      sourceKind: offer.source,
+      sourceKind: interpreterId ? 'interpreter' : offer.source,
       faceRendering: consent.faceRendering,
       createSource: async () => {
-        const source = this.#createSource(speakerPeerId, offer);
+        const source = interpreterId
+          ? new InterpreterFeedSource({
+              router: this.#room.router,
+              producer: this.#interpreterAudio(interpreterId),
+              interpreterPeerId: interpreterId,
+              language: offer.language,
+              sourceLanguage: this.#options.sourceLanguage ?? 'en',
+              ...(this.#options.interpreterMode ? { mode: this.#options.interpreterMode } : {}),
+            })
+          : this.#createSource(speakerPeerId, offer);
         try {
           await source.start();
         } catch (err) {
@@ -189,9 +260,28 @@ export class DubManager implements RoomDubHooks {
     });
     pipeline.on('failed', (err) => this.#stop(pipeline, `the dub pipeline failed: ${err.message}`));
     this.#pipelines.set(key, pipeline);
+    if (interpreterId) this.#interpreterOf.set(pipeline, interpreterId);
     for (const p of originals) pipeline.addProducer(p);
-    logger.debug(`dub ${speakerPeerId}/${offer.language} starting (face ${consent.faceRendering})`);
+    logger.debug(
+      `dub ${speakerPeerId}/${offer.language} starting (face ${consent.faceRendering}` +
+        `${interpreterId ? `, interpreter ${interpreterId}` : ''})`,
+    );
     return pipeline;
+  }
+
+  /** The interpreter whose audio dubs this speaker (a floor interpreter, `*`, is not the dub of its own speech). */
+  #interpreterFor(speakerPeerId: string, language: string): string | undefined {
+    const assigned = this.interpreters.interpreterFor(speakerPeerId, language);
+    return assigned !== speakerPeerId ? assigned : undefined;
+  }
+
+  /** The interpreter's live audio producer, or a clear SignalError. */
+  #interpreterAudio(interpreterId: string): ms.Producer {
+    const audio = [...(this.#originals.get(interpreterId)?.values() ?? [])].find(
+      (p) => p.kind === 'audio' && !p.closed,
+    );
+    if (!audio) throw new SignalError('badState', `interpreter ${interpreterId} publishes no audio`);
+    return audio;
   }
 
   #createSource(speakerPeerId: string, offer: LanguageOffer): DubSource {
@@ -225,6 +315,7 @@ export class DubManager implements RoomDubHooks {
   #stop(p: DubPipeline, reason: string | null): void {
     const key = `${p.speakerPeerId}\n${p.language}`;
     if (this.#pipelines.get(key) === p) this.#pipelines.delete(key);
+    this.#interpreterOf.delete(p);
     for (const listenerId of p.listeners) {
       const choices = this.#choices.get(listenerId);
       if (choices?.get(p.speakerPeerId) === p.language) choices.delete(p.speakerPeerId);

@@ -2,3 +2,4 @@
 export { DubManager, dubManagerFactory, type DubManagerOptions } from './DubManager.ts';
 export { DubPipeline, type DubPipelineOptions } from './DubPipeline.ts';
 export { DubDriveStage, type DubDriveStageOptions } from './DubDriveStage.ts';
+export { InterpreterFeedSource, type InterpreterFeedSourceOptions } from './InterpreterFeed.ts';

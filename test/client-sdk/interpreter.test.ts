@@ -1,0 +1,283 @@
+/**
+ * A human interpreter as the dub (Node SDK): a speaker publishes a real clip (audio + video), an interpreter publishes
+ * a different real clip (audio), the room assigns the interpreter to the speaker for French, and a listener who
+ * chooses French receives dubbed audio + video whose audio is the INTERPRETER's speech: silent while only the speaker
+ * talks, and its energy envelope follows the interpreter's clip (not the speaker's). When the interpreter leaves, the
+ * pipeline stops and the listener is back on the original.
+ */
+import { execFileSync } from 'node:child_process';
+import { MediaStreamTrack } from 'werift';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LipsyncClient, type RemoteTrack } from '../../src/client-sdk/node/index.ts';
+import {
+  TranscodingProcessor,
+  TypedEmitter,
+  type AudioFrame,
+  type AvStage,
+  type AvStageEvents,
+  type RtpStreamInfo,
+} from '../../src/pipeline/index.ts';
+import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
+import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
+
+const BIN_MS = 100;
+
+/** Decodes what the listener receives (the processor decodes; this keeps the audio). */
+class CollectAudio extends TypedEmitter<AvStageEvents> implements AvStage {
+  readonly name = 'collect';
+  readonly delayMs = 0;
+  constructor(private readonly onAudio: (f: AudioFrame) => void) {
+    super();
+  }
+  pushVideo(): void {}
+  pushSpeakerAudio(frame: AudioFrame): void {
+    this.onAudio(frame);
+  }
+  pushDriveAudio(): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+/** RMS per BIN_MS of a clip's audio (mono, 16 kHz), for its first `seconds`. */
+function clipEnvelope(clip: string, seconds: number): number[] {
+  const raw = execFileSync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-t',
+      String(seconds),
+      '-i',
+      clip,
+      '-ac',
+      '1',
+      '-ar',
+      '16000',
+      '-f',
+      'f32le',
+      '-',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const pcm = new Float32Array(raw.buffer, raw.byteOffset, Math.floor(raw.byteLength / 4));
+  const per = (16_000 * BIN_MS) / 1000;
+  const out: number[] = [];
+  for (let i = 0; i + per <= pcm.length; i += per) {
+    let s = 0;
+    for (let j = i; j < i + per; j++) s += pcm[j]! * pcm[j]!;
+    out.push(Math.sqrt(s / per));
+  }
+  return out;
+}
+
+function pearson(a: number[], b: number[]): number {
+  const n = Math.min(a.length, b.length);
+  if (n < 10) return 0;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i]! - ma) * (b[i]! - mb);
+    saa += (a[i]! - ma) ** 2;
+    sbb += (b[i]! - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
+}
+
+/** Best correlation of `clip` (started at wall time clipStartMs) with the received bins, over lags 0..maxLagMs. */
+function bestCorrelation(
+  received: Map<number, number>,
+  clip: number[],
+  clipStartMs: number,
+  maxLagMs: number,
+): { r: number; lagMs: number } {
+  let best = { r: -1, lagMs: 0 };
+  for (let lag = 0; lag <= maxLagMs; lag += BIN_MS) {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const [i, v] of clip.entries()) {
+      const bin = Math.floor((clipStartMs + lag + i * BIN_MS) / BIN_MS);
+      const got = received.get(bin);
+      if (got === undefined) continue;
+      a.push(v);
+      b.push(got);
+    }
+    const r = pearson(a, b);
+    if (r > best.r) best = { r, lagMs: lag };
+  }
+  return best;
+}
+
+describe('interpreter as the dub source (Node SDK)', () => {
+  let server: LipsyncServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      dubs: dubManagerFactory({
+        offers: [{ language: 'fr', source: 'interpreter' }],
+        stage: 'identity',
+        timelineDelayMs: 500,
+      }),
+    });
+  });
+
+  afterAll(() => server?.close());
+
+  it("dubs the speaker with the interpreter's audio and stops when the interpreter leaves", async () => {
+    const room = 'interp';
+    const speaker = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken(room, 'speaker') });
+    const interpreter = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken(room, 'ivan') });
+    const listener = await LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken(room, 'listener'),
+      subscribe: 'original',
+    });
+    let processor: TranscodingProcessor | undefined;
+    try {
+      expect(listener.languageOffers).toEqual([{ language: 'fr', source: 'interpreter' }]);
+      const manager = server.rooms.get(room)!.dubs as DubManager;
+      manager.assignInterpreter('speaker', 'fr', 'ivan');
+
+      const video = new MediaStreamTrack({ kind: 'video' });
+      const audio = new MediaStreamTrack({ kind: 'audio' });
+      const pub = await speaker.publish(video);
+      await speaker.publish(audio);
+      pub.onKeyframeRequest(() => {});
+      const interpAudio = new MediaStreamTrack({ kind: 'audio' });
+      await interpreter.publish(interpAudio);
+      const speakerClip = clipPath('latentsync_demo2_video.mp4');
+      const interpClip = clipPath('sadtalker_WDA_KatieHill_000.mp4');
+      const speakerStartMs = performance.now();
+      const speakerFeeding = feedClip({ clip: speakerClip, video, audio, durationS: 20 });
+      await waitFor(
+        () => [...listener.tracks.values()].filter((t) => t.peerId === 'speaker').length === 2,
+        15_000,
+        'original tracks',
+      );
+
+      // Decode the dubbed audio the listener receives; bins of RMS by wall time (from the media timestamps).
+      const bins = new Map<number, { sum: number; n: number }>();
+      const received = { audio: 0, video: 0 };
+      let anchor: { wallMs: number; mediaUs: number } | undefined;
+      const onFrame = (f: AudioFrame) => {
+        anchor ??= { wallMs: performance.now(), mediaUs: f.timestampUs };
+        const wallMs = anchor.wallMs + (f.timestampUs - anchor.mediaUs) / 1000;
+        const bin = Math.floor(wallMs / BIN_MS);
+        const b = bins.get(bin) ?? { sum: 0, n: 0 };
+        for (let i = 0; i < f.samplesPerChannel; i++) {
+          const v = f.data[i * f.channels]! / 32768;
+          b.sum += v * v;
+        }
+        b.n += f.samplesPerChannel;
+        bins.set(bin, b);
+      };
+      const dubbed: RemoteTrack[] = [];
+      listener.on('track', (t) => {
+        if (t.language !== 'fr') return;
+        dubbed.push(t);
+        t.track.onReceiveRtp.subscribe(() => received[t.kind]++);
+      });
+      const ended: string[] = [];
+      listener.on('dubended', (d) => ended.push(d.reason));
+
+      const choice = await listener.setDubLanguage('speaker', 'fr');
+      expect(choice).toMatchObject({ language: 'fr', source: 'interpreter' });
+      expect(dubbed.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+      expect(manager.pipelines).toHaveLength(1);
+      expect(manager.pipelines[0]!.sourceKind).toBe('interpreter');
+
+      const dubAudio = dubbed.find((t) => t.kind === 'audio')!;
+      const params = listener.consumerOf(dubAudio.consumerId)!.rtpParameters;
+      const codec = params.codecs[0]!;
+      const info: RtpStreamInfo = {
+        kind: 'audio',
+        mimeType: codec.mimeType,
+        payloadType: codec.payloadType,
+        clockRate: codec.clockRate,
+        ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+        ssrc: params.encodings![0]!.ssrc!,
+      };
+      const decoder = await TranscodingProcessor.create([info], {
+        stage: new CollectAudio(onFrame),
+        onWarning: () => {},
+      });
+      processor = decoder;
+      dubAudio.track.onReceiveRtp.subscribe((rtp) => decoder.pushRtp('audio', rtp.serialize()));
+
+      // Only the speaker talks: the dub (the interpreter's silent track) is silence.
+      await waitFor(() => received.audio > 50 && received.video > 10, 15_000, 'dubbed media');
+      await sleep(1500);
+      const rms = (fromMs: number, toMs: number) => {
+        let sum = 0;
+        let n = 0;
+        for (let bin = Math.floor(fromMs / BIN_MS); bin < toMs / BIN_MS; bin++) {
+          const b = bins.get(bin);
+          if (b) {
+            sum += b.sum;
+            n += b.n;
+          }
+        }
+        return { rms: n ? Math.sqrt(sum / n) : NaN, n };
+      };
+      const interpStartMs = performance.now();
+      const before = rms(interpStartMs - 1500, interpStartMs);
+
+      // The interpreter talks (8 s clip).
+      await feedClip({ clip: interpClip, audio: interpAudio, durationS: 8 });
+      await sleep(2500);
+      const during = rms(interpStartMs + 1500, interpStartMs + 8000);
+
+      const envelope = new Map<number, number>();
+      for (const [bin, b] of bins) if (b.n > 0) envelope.set(bin, Math.sqrt(b.sum / b.n));
+      const interpEnv = clipEnvelope(interpClip, 8);
+      // The speaker's clip over the same wall-time window (it started at speakerStartMs).
+      const speakerOffsetS = (interpStartMs - speakerStartMs) / 1000;
+      const speakerEnv = clipEnvelope(speakerClip, speakerOffsetS + 12).slice(
+        Math.round((speakerOffsetS * 1000) / BIN_MS),
+      );
+      const withInterp = bestCorrelation(envelope, interpEnv, interpStartMs, 4000);
+      const withSpeaker = bestCorrelation(envelope, speakerEnv, interpStartMs, 4000);
+      const counters = manager.pipelines[0]!.stageCounters!;
+      console.log(
+        `interpreter dub: rms before ${before.rms.toFixed(4)} (${before.n} samples), while interpreting ` +
+          `${during.rms.toFixed(4)} (${during.n}); envelope r interpreter ${withInterp.r.toFixed(3)} @${withInterp.lagMs} ms, ` +
+          `speaker ${withSpeaker.r.toFixed(3)} @${withSpeaker.lagMs} ms; listener got audio ${received.audio} video ` +
+          `${received.video} packets; stage ${JSON.stringify(counters)}`,
+      );
+      expect(before.n).toBeGreaterThan(0);
+      expect(before.rms).toBeLessThan(0.003);
+      expect(during.rms).toBeGreaterThan(0.01);
+      expect(withInterp.r).toBeGreaterThan(0.5);
+      expect(withInterp.r).toBeGreaterThan(withSpeaker.r + 0.2);
+
+      // The interpreter leaves: the pipeline stops, the listener is told and is back on the original.
+      interpreter.close();
+      await waitFor(() => manager.pipelines.length === 0, 5000, 'pipeline stopped');
+      await waitFor(() => ended.length === 1, 5000, 'dubEnded');
+      // Its audio producer may close before the peer itself leaves: either reason.
+      expect(ended[0]).toMatch(/^interpreter ivan (left|stopped publishing audio)$/);
+      await waitFor(() => listener.viewOf('speaker').language === null, 5000, 'original view');
+      expect(manager.interpreters.size).toBe(0);
+      speaker.close();
+      await speakerFeeding.catch(() => {});
+    } finally {
+      processor?.close();
+      speaker.close();
+      interpreter.close();
+      listener.close();
+      await sleep(200);
+    }
+  }, 60_000);
+});
