@@ -94,7 +94,12 @@ describe('dub chosen by the listener (Node SDK)', () => {
       expect((server.rooms.get('dub')!.dubs as DubManager).pipelines).toHaveLength(1);
       await second.setDubLanguage('speaker', null);
       expect((server.rooms.get('dub')!.dubs as DubManager).pipelines).toHaveLength(0);
-      expect(views).toEqual([null, 'es', null]);
+      // The original view may already have been announced before this listener was attached (it is emitted when
+      // the original tracks arrive, which races with the wait above); what matters is original -> es -> original.
+      const firstDub = views.indexOf('es');
+      expect(firstDub).toBeGreaterThanOrEqual(0);
+      expect(views.slice(0, firstDub).every((v) => v === null)).toBe(true);
+      expect(views.slice(firstDub)).toEqual(['es', null]);
       await feeding;
     } finally {
       speaker.close();
