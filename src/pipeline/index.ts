@@ -7,6 +7,7 @@ export { frameByteLength } from './media.ts';
 export type { MediaKind, RtpProcessor, RtpProcessorEvents, RtpProcessorFactory, RtpStreamInfo } from './stage.ts';
 export type { AvStage, AvStageEvents } from './avStage.ts';
 export { IdentityStage, type IdentityStageOptions } from './identityStage.ts';
+export { FrameCollectorStage, type FrameCollectorCallbacks } from './collectStage.ts';
 export {
   createAvStage,
   listAvStages,

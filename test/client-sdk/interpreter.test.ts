@@ -10,11 +10,9 @@ import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LipsyncClient, type RemoteTrack } from '../../src/client-sdk/node/index.ts';
 import {
+  FrameCollectorStage,
   TranscodingProcessor,
-  TypedEmitter,
   type AudioFrame,
-  type AvStage,
-  type AvStageEvents,
   type RtpStreamInfo,
 } from '../../src/pipeline/index.ts';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
@@ -22,24 +20,6 @@ import type { LipsyncServer } from '../../src/sfu/index.ts';
 import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
 
 const BIN_MS = 100;
-
-/** Decodes what the listener receives (the processor decodes; this keeps the audio). */
-class CollectAudio extends TypedEmitter<AvStageEvents> implements AvStage {
-  readonly name = 'collect';
-  readonly delayMs = 0;
-  constructor(private readonly onAudio: (f: AudioFrame) => void) {
-    super();
-  }
-  pushVideo(): void {}
-  pushSpeakerAudio(frame: AudioFrame): void {
-    this.onAudio(frame);
-  }
-  pushDriveAudio(): void {}
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-}
 
 /** RMS per BIN_MS of a clip's audio (mono, 16 kHz), for its first `seconds`. */
 function clipEnvelope(clip: string, seconds: number): number[] {
@@ -210,7 +190,7 @@ describe('interpreter as the dub source (Node SDK)', () => {
         ssrc: params.encodings![0]!.ssrc!,
       };
       const decoder = await TranscodingProcessor.create([info], {
-        stage: new CollectAudio(onFrame),
+        stage: new FrameCollectorStage('collect', { onAudio: onFrame }),
         onWarning: () => {},
       });
       processor = decoder;

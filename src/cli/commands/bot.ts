@@ -8,18 +8,16 @@ import { MediaStreamTrack } from 'werift';
 import { LipsyncClient, RequestError, type RemoteTrack, type SpeakerView } from '../../client-sdk/node/index.ts';
 import {
   AudioEncoder,
+  FrameCollectorStage,
   FrameRateConverter,
   MediaFileReader,
   Mp4FileSink,
   OpusPayloadFormat,
   RtpStreamSender,
   TranscodingProcessor,
-  TypedEmitter,
   VideoEncoder,
   Vp8PayloadFormat,
   type AudioFrame,
-  type AvStage,
-  type AvStageEvents,
   type RtpStreamInfo,
   type VideoFrame,
 } from '../../pipeline/index.ts';
@@ -237,29 +235,6 @@ async function publishFile(
 // ---------------------------------------------------------------------------------------------------------------
 // Recording
 
-/** An AvStage that keeps what it is given (the processor decodes, this hands frames to the recorder). */
-class CollectStage extends TypedEmitter<AvStageEvents> implements AvStage {
-  readonly name = 'record';
-  readonly delayMs = 0;
-  constructor(
-    private readonly onVideo: (f: VideoFrame) => void,
-    private readonly onAudio: (f: AudioFrame) => void,
-  ) {
-    super();
-  }
-  pushVideo(frame: VideoFrame): void {
-    this.onVideo(frame);
-  }
-  pushSpeakerAudio(frame: AudioFrame): void {
-    this.onAudio(frame);
-  }
-  pushDriveAudio(): void {}
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-}
-
 interface Segment {
   processor: TranscodingProcessor;
   /** Recording time (us since the recording started) of this segment's media time 0. */
@@ -340,10 +315,10 @@ class Recorder {
       seg.offsetUs ??= this.#wallUs() - this.#startWallUs! - tUs;
       return tUs + seg.offsetUs;
     };
-    const stage = new CollectStage(
-      (f) => this.#video({ ...f, timestampUs: place(f.timestampUs) }),
-      (f) => this.#audio({ ...f, timestampUs: place(f.timestampUs) }),
-    );
+    const stage = new FrameCollectorStage('record', {
+      onVideo: (f) => this.#video({ ...f, timestampUs: place(f.timestampUs) }),
+      onAudio: (f) => this.#audio({ ...f, timestampUs: place(f.timestampUs) }),
+    });
     seg.processor = await TranscodingProcessor.create(infos, { stage, onWarning: () => {} });
     for (const t of tracks) {
       const kind = t.kind;

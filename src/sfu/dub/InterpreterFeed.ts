@@ -13,37 +13,13 @@
 import type { types as ms } from 'mediasoup';
 import { TypedEmitter as DubEmitter } from '../../pipeline/dub/events.ts';
 import { InterpreterDubSource, type DubSource, type DubSourceEvents } from '../../pipeline/dub/index.ts';
-import {
-  TranscodingProcessor,
-  TypedEmitter,
-  type AudioFrame,
-  type AvStage,
-  type AvStageEvents,
-} from '../../pipeline/index.ts';
+import { FrameCollectorStage, TranscodingProcessor, type AudioFrame } from '../../pipeline/index.ts';
 import { createLogger } from '../logger.ts';
 import { streamInfoOf } from '../SpeakerTap.ts';
 
 const logger = createLogger('InterpreterFeed');
 
 const DIRECT_MAX_MESSAGE_SIZE = 262_144;
-
-/** An AvStage that hands the decoded audio on (the processor decodes; nothing is encoded back). */
-class CollectAudioStage extends TypedEmitter<AvStageEvents> implements AvStage {
-  readonly name = 'interpreter-in';
-  readonly delayMs = 0;
-  constructor(private readonly onAudio: (f: AudioFrame) => void) {
-    super();
-  }
-  pushVideo(): void {}
-  pushSpeakerAudio(frame: AudioFrame): void {
-    this.onAudio(frame);
-  }
-  pushDriveAudio(): void {}
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-}
 
 export interface InterpreterFeedSourceOptions {
   router: ms.Router;
@@ -111,7 +87,7 @@ export class InterpreterFeedSource extends DubEmitter<DubSourceEvents> implement
         enableRtx: false,
         appData: { interpreterOf: producer.id },
       });
-      const stage = new CollectAudioStage((f) => this.#onInterpreterAudio(f));
+      const stage = new FrameCollectorStage('interpreter-in', { onAudio: (f) => this.#onInterpreterAudio(f) });
       const processor = await TranscodingProcessor.create([streamInfoOf(consumer)], {
         stage,
         onWarning: (m) => logger.debug(`interpreter ${this.interpreterPeerId}: ${m}`),
