@@ -15,6 +15,7 @@ import {
   type AudioFrame,
   type RtpStreamInfo,
 } from '../../src/pipeline/index.ts';
+import { pearson } from '../../src/pipeline/lipsync/eval/metrics.ts';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
 import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
@@ -54,28 +55,6 @@ function clipEnvelope(clip: string, seconds: number): number[] {
   return out;
 }
 
-function pearson(a: number[], b: number[]): number {
-  const n = Math.min(a.length, b.length);
-  if (n < 10) return 0;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i]! - ma) * (b[i]! - mb);
-    saa += (a[i]! - ma) ** 2;
-    sbb += (b[i]! - mb) ** 2;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
-}
-
 /** Best correlation of `clip` (started at wall time clipStartMs) with the received bins, over lags 0..maxLagMs. */
 function bestCorrelation(
   received: Map<number, number>,
@@ -94,7 +73,8 @@ function bestCorrelation(
       a.push(v);
       b.push(got);
     }
-    const r = pearson(a, b);
+    // Too few overlapping bins, or a flat side, count as no correlation.
+    const r = a.length >= 10 ? pearson(a, b) || 0 : 0;
     if (r > best.r) best = { r, lagMs: lag };
   }
   return best;

@@ -3,42 +3,22 @@
  * .cache/neural/test-<hash>/, keyed by a hash of the Python sources, so a second run reuses them.
  * Needs Debian's python3-torch (set-up step 40-training); without it the tests that need torch skip LOUDLY.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
-export const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-/** Debian's interpreter: python3-torch installs for /usr/bin/python3, not for a pyenv or venv python. */
-export const PYTHON = process.env.LIPSYNC_PYTHON ?? '/usr/bin/python3';
+import { PYTHON, repoRoot, sourcesHash, torchUnavailable } from '../../src/pipeline/lipsync/neural/exportModels.ts';
+
+export { PYTHON, repoRoot };
 
 let torchChecked: string | null | undefined;
 
 /** Null when torch imports; otherwise the reason it does not (printed by the skipping tests). */
 export function torchMissingReason(): string | null {
   if (torchChecked !== undefined) return torchChecked;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-  torchChecked =
-    r.status === 0
-      ? null
-      : `PyTorch is not importable by ${PYTHON} (${(r.stderr || String(r.error ?? `exit status ${r.status}`)).trim().split('\n').pop()}). ` +
-        'Install Debian python3-torch (set-up step 40-training: `node scripts/setup.mjs training`).';
+  torchChecked = torchUnavailable();
   if (torchChecked) console.warn(`\n*** SKIPPING neural tests that need PyTorch: ${torchChecked}\n`);
   return torchChecked;
-}
-
-function sourceHash(): string {
-  const h = createHash('sha256');
-  const dir = join(repoRoot, 'training');
-  const files = [
-    'export.py',
-    ...readdirSync(join(dir, 'lipsync_nets'))
-      .filter((f) => f.endsWith('.py'))
-      .map((f) => `lipsync_nets/${f}`),
-  ].sort();
-  for (const f of files) h.update(f).update(readFileSync(join(dir, f)));
-  return h.digest('hex').slice(0, 12);
 }
 
 /** Runs a Python script of training/ with Debian's python; throws with its stderr tail on failure. */
@@ -64,7 +44,7 @@ export function python(args: string[], timeoutMs = 240_000): string {
  * Returns the folder with the .onnx files and golden/.
  */
 export function tinyModels(variant: 'ok' | 'static' = 'ok'): string {
-  const dir = join(repoRoot, '.cache', 'neural', `test-${sourceHash()}-${variant}`);
+  const dir = join(repoRoot, '.cache', 'neural', `test-${sourcesHash()}-${variant}`);
   if (existsSync(join(dir, 'done'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });

@@ -21,7 +21,8 @@ export function torchUnavailable(): string | null {
   return `PyTorch not importable by ${PYTHON} (${why}); install python3-torch (node scripts/setup.mjs training)`;
 }
 
-function sourcesHash(extra: string): string {
+/** Hash of training/export.py and the network definitions (plus `extra`): the cache key of exported models. */
+export function sourcesHash(extra = ''): string {
   const h = createHash('sha256').update(extra);
   const dir = join(repoRoot, 'training');
   const files = [
