@@ -19,6 +19,8 @@ import {
   type AudioFrame,
   type AvStage,
   type AvStageEvents,
+  type PhoneAwareStage,
+  type TimedPhone,
   type VideoFrame,
 } from '../../pipeline/index.ts';
 import { DubTimeline, segmentAt, type DubSegment, type DubSource } from '../../pipeline/dub/index.ts';
@@ -49,6 +51,8 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
   readonly counters = {
     segments: 0,
     lateSegments: 0,
+    /** Segments whose phoneme timings were passed to the face stage. */
+    phonedSegments: 0,
     droppedFrames: 0,
     videoOut: 0,
     driveFrames: 0,
@@ -104,6 +108,17 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     }
     this.counters.segments++;
     this.#queue.push({ startMs, pcm });
+    // Synthetic speech comes with the exact phoneme timings of its PCM: the engine's generator uses them beside the
+    // audio (see docs/engine.md, "Live path and phone timings"). Same clock as the drive audio pushed below.
+    if (seg.phonemes?.length && 'pushDrivePhones' in this.#inner) {
+      const phones: TimedPhone[] = seg.phonemes.map((p) => ({
+        phone: p.kind === 'pause' ? '_' : p.phoneme,
+        startUs: Math.round((startMs + p.startMs) * 1000),
+        endUs: Math.round((startMs + p.endMs) * 1000),
+      }));
+      (this.#inner as AvStage & PhoneAwareStage).pushDrivePhones(phones);
+      this.counters.phonedSegments++;
+    }
   }
 
   pushVideo(frame: VideoFrame): void {

@@ -1,0 +1,109 @@
+/**
+ * DubDriveStage: a dub segment's phoneme timings reach the face stage on the same clock as the segment's drive audio,
+ * so the engine's generator can use the synthesiser's exact phones in a live call.
+ */
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { AudioFrame, AvStage, TimedPhone, VideoFrame } from '../../src/pipeline/index.ts';
+import type { DubSegment, DubSource } from '../../src/pipeline/dub/index.ts';
+import { DubDriveStage } from '../../src/sfu/dub/DubDriveStage.ts';
+
+class RecordingStage extends EventEmitter implements AvStage {
+  readonly name = 'recording';
+  readonly delayMs = 0;
+  readonly drive: AudioFrame[] = [];
+  readonly phones: TimedPhone[] = [];
+  pushVideo(_f: VideoFrame): void {}
+  pushSpeakerAudio(_f: AudioFrame): void {}
+  pushDriveAudio(f: AudioFrame): void {
+    this.drive.push(f);
+  }
+  pushDrivePhones(p: readonly TimedPhone[]): void {
+    this.phones.push(...p);
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+class ScriptedSource extends EventEmitter {
+  readonly kind = 'embedded';
+  readonly sourceLanguage = 'en';
+  readonly targetLanguage = 'es';
+  closed = false;
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  pushAudio(_f: AudioFrame): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  clear(): void {}
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const speakerFrame = (tMs: number): AudioFrame => ({
+  data: new Int16Array(960),
+  sampleRate: 48_000,
+  channels: 1,
+  samplesPerChannel: 960,
+  timestampUs: tMs * 1000,
+});
+
+function segment(withPhones: boolean): DubSegment {
+  // 300 ms of silence-free speech at 16 kHz: 100 ms pause, 200 ms /a/.
+  const pcm = new Float32Array(4800).fill(0.2);
+  return {
+    id: 0,
+    language: 'es',
+    sourceStartMs: 200,
+    sourceEndMs: 500,
+    pcm,
+    sampleRate: 16_000,
+    latencyMs: 10,
+    ...(withPhones
+      ? {
+          phonemes: [
+            { phoneme: '_', startMs: 0, endMs: 100, kind: 'pause' as const },
+            { phoneme: 'a', startMs: 100, endMs: 300, kind: 'speech' as const },
+          ],
+        }
+      : {}),
+  };
+}
+
+describe('DubDriveStage', () => {
+  it("passes a segment's phoneme timings to the face stage on the drive audio's clock", () => {
+    const inner = new RecordingStage();
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: source as unknown as DubSource, delayMs: 1000 });
+    stage.pushSpeakerAudio(speakerFrame(0));
+    source.emit('segment', segment(true));
+    for (let t = 20; t < 1800; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+
+    expect(stage.counters.phonedSegments).toBe(1);
+    expect(inner.phones.map((p) => p.phone)).toEqual(['_', 'a']);
+    // The segment is placed at source start + delay = 1200 ms on the output clock; its first drive frame with speech
+    // starts there, and so does its first phone.
+    const firstSpeech = inner.drive.find((f) => f.data.some((s) => s !== 0));
+    expect(firstSpeech?.timestampUs).toBe(1_200_000);
+    expect(inner.phones[0]).toEqual({ phone: '_', startUs: 1_200_000, endUs: 1_300_000 });
+    expect(inner.phones[1]).toEqual({ phone: 'a', startUs: 1_300_000, endUs: 1_500_000 });
+    stage.close();
+  });
+
+  it('pushes no phones for a segment without timings (an interpreter, or a provider without them)', () => {
+    const inner = new RecordingStage();
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: source as unknown as DubSource, delayMs: 1000 });
+    stage.pushSpeakerAudio(speakerFrame(0));
+    source.emit('segment', segment(false));
+    expect(stage.counters.segments).toBe(1);
+    expect(stage.counters.phonedSegments).toBe(0);
+    expect(inner.phones).toEqual([]);
+    stage.close();
+  });
+});
