@@ -192,6 +192,12 @@ export function playoutStats(page: Page, peerId: string): Promise<Record<string,
         }
         if (typeof s.estimatedPlayoutTimestamp === 'number') est[kind] = s.estimatedPlayoutTimestamp;
       });
+      // Audio device playout delay (RTCAudioPlayoutStats): what the sound spends after the jitter buffer.
+      report?.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'media-playout') return;
+        const n = Number(s.totalSamplesCount ?? 0);
+        out[`${kind}.devicePlayoutDelay`] = n > 0 ? Math.round((Number(s.totalPlayoutDelay ?? 0) / n) * 1000) : null;
+      });
     }
     if (est.audio !== undefined && est.video !== undefined) out.playoutOffsetMs = est.audio - est.video;
     return out;
