@@ -13,8 +13,14 @@ class RecordingStage extends EventEmitter implements AvStage {
   readonly delayMs = 0;
   readonly drive: AudioFrame[] = [];
   readonly phones: TimedPhone[] = [];
-  pushVideo(_f: VideoFrame): void {}
-  pushSpeakerAudio(_f: AudioFrame): void {}
+  readonly video: VideoFrame[] = [];
+  readonly speakerAudio: AudioFrame[] = [];
+  pushVideo(f: VideoFrame): void {
+    this.video.push(f);
+  }
+  pushSpeakerAudio(f: AudioFrame): void {
+    this.speakerAudio.push(f);
+  }
   pushDriveAudio(f: AudioFrame): void {
     this.drive.push(f);
   }
@@ -104,6 +110,47 @@ describe('DubDriveStage', () => {
     expect(stage.counters.segments).toBe(1);
     expect(stage.counters.phonedSegments).toBe(0);
     expect(inner.phones).toEqual([]);
+    stage.close();
+  });
+
+  it('keeps the video moving on its own clock while the speaker is muted (no audio), and back on audio after', () => {
+    const inner = new RecordingStage();
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: source as unknown as DubSource, delayMs: 1000 });
+    const video = (tMs: number): VideoFrame => ({
+      format: 'i420',
+      width: 16,
+      height: 16,
+      data: new Uint8Array(384),
+      timestampUs: tMs * 1000,
+    });
+    // 1 s with audio and video, then 3 s of video alone (muted), then both again.
+    let t = 0;
+    for (; t < 1000; t += 20) {
+      stage.pushSpeakerAudio(speakerFrame(t));
+      if (t % 40 === 0) stage.pushVideo(video(t));
+    }
+    const beforeMute = inner.video.length;
+    for (; t < 4000; t += 40) stage.pushVideo(video(t));
+    const whileMuted = inner.video.length - beforeMute;
+    // Frames up to (4000 - 40) - 200 - 1000 ms are due: about 69 of the 75 muted frames.
+    expect(whileMuted).toBeGreaterThan(60);
+    expect(stage.counters.videoClockedFrames).toBeGreaterThan(60);
+    expect(stage.counters.droppedFrames).toBe(0);
+    // Drive audio went on too (silence), contiguous 20 ms frames.
+    const driveTimes = inner.drive.map((f) => f.timestampUs / 1000);
+    expect(driveTimes.at(-1)).toBeGreaterThanOrEqual(2700);
+    expect(driveTimes.every((x, i) => i === 0 || x - driveTimes[i - 1]! === 20)).toBe(true);
+    // Unmuted: audio is the clock again and video is released in order.
+    const clocked = stage.counters.videoClockedFrames;
+    for (; t < 5000; t += 20) {
+      stage.pushSpeakerAudio(speakerFrame(t));
+      if (t % 40 === 0) stage.pushVideo(video(t));
+    }
+    expect(stage.counters.videoClockedFrames).toBe(clocked);
+    const times = inner.video.map((f) => f.timestampUs);
+    expect(times.every((x, i) => i === 0 || x > times[i - 1]!)).toBe(true);
+    expect(inner.video.at(-1)!.timestampUs).toBe((4000 + 1000) * 1000); // input 4000 is due at clock 5000
     stage.close();
   });
 });

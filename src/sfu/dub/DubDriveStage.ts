@@ -27,6 +27,12 @@ import { DubTimeline, segmentAt, type DubSegment, type DubSource } from '../../p
 
 const DRIVE_RATE = 48_000;
 const DRIVE_FRAME_SAMPLES = 960; // 20 ms
+/**
+ * How far behind the newest video frame the clock runs when the speaker's audio is missing. Audio normally arrives
+ * within a few tens of ms of the video of the same time; beyond this it counts as stopped. Below the transcoding
+ * processor's output slack (400 ms in DubPipeline), so frames released this late still leave on schedule.
+ */
+const VIDEO_CLOCK_LAG_MS = 200;
 
 export interface DubDriveStageOptions {
   /** The face stage (created with driveAudio: true). Closed with this stage. */
@@ -53,6 +59,8 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     lateSegments: 0,
     /** Segments whose phoneme timings were passed to the face stage. */
     phonedSegments: 0,
+    /** Video frames that advanced the clock because the speaker's audio had stopped (muted). */
+    videoClockedFrames: 0,
     droppedFrames: 0,
     videoOut: 0,
     driveFrames: 0,
@@ -68,6 +76,8 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
   readonly #queue: Placed[] = [];
   /** Output-clock time (ms) up to which drive audio has been pushed; null before the first speaker audio. */
   #cursorMs: number | null = null;
+  /** Input-clock end (ms) of the newest speaker audio; null before any. */
+  #audioEndMs: number | null = null;
   #closed = false;
 
   constructor({ inner, source, delayMs = 1500, maxHeldFrames }: DubDriveStageOptions) {
@@ -128,7 +138,16 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       this.#heldVideo.shift();
       this.counters.droppedFrames++;
     }
-    this.#pump(null);
+    // The speaker's audio is the clock. When it stops (the speaker muted: their audio producer is paused, no RTP)
+    // while the camera goes on, the video's own time drives the clock, a little behind so that audio arriving late
+    // in normal operation still leads: the dubbed view keeps moving (resting mouth) instead of freezing.
+    const videoMs = frame.timestampUs / 1000 - VIDEO_CLOCK_LAG_MS;
+    if (this.#audioEndMs === null || videoMs > this.#audioEndMs) {
+      if (this.#cursorMs === null || videoMs >= this.#cursorMs + 20) this.counters.videoClockedFrames++;
+      this.#pump(videoMs);
+    } else {
+      this.#pump(null);
+    }
   }
 
   pushSpeakerAudio(frame: AudioFrame): void {
@@ -139,7 +158,8 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       this.safeEmit('warning', `dub source rejected audio: ${String(err)}`);
     }
     this.#heldAudio.push(frame);
-    this.#pump((frame.timestampUs + (frame.samplesPerChannel / frame.sampleRate) * 1e6) / 1000);
+    this.#audioEndMs = (frame.timestampUs + (frame.samplesPerChannel / frame.sampleRate) * 1e6) / 1000;
+    this.#pump(this.#audioEndMs);
   }
 
   /** Drive audio comes from the dub source; audio pushed here from elsewhere is ignored. */
