@@ -78,9 +78,34 @@ export type ProducerInfo = Infer<typeof producerInfoSchema>;
 export const dubSourceKindSchema = literal('interpreter', 'embedded', 'provider');
 export type DubSourceKind = Infer<typeof dubSourceKindSchema>;
 
-/** One dub language a room offers, and its source. */
-export const languageOfferSchema = obj({ language: languageSchema, source: dubSourceKindSchema });
+/** `*` (the whole floor: every speaker without an own interpreter for that language) or one speaker's peer id. */
+export const ANY_SPEAKER = '*';
+export const speakerRefSchema = str({ min: 1, max: 64, pattern: /^(\*|[A-Za-z0-9_.:-]+)$/ });
+
+/** A human interpreter live in the room: `interpreterPeerId`'s audio is the dub of `speakerPeerId` (or `*`). */
+export const interpreterInfoSchema = obj({ speakerPeerId: speakerRefSchema, interpreterPeerId: idSchema });
+export type InterpreterInfo = Infer<typeof interpreterInfoSchema>;
+
+/**
+ * One dub language a room offers. `source` is what a speaker without an interpreter gets (`interpreter`: nothing
+ * until one is assigned); `interpreters` lists the live interpreter assignments of this language, which win over
+ * `source` for their speakers (speaker `*`: every speaker without an own interpreter).
+ */
+export const languageOfferSchema = obj({
+  language: languageSchema,
+  source: dubSourceKindSchema,
+  interpreters: opt(arr(interpreterInfoSchema, { max: 64 })),
+});
 export type LanguageOffer = Infer<typeof languageOfferSchema>;
+
+/** What a peer's join token lets it do beyond listening and speaking (absent fields: nothing). */
+export const peerGrantsSchema = obj({
+  /** Languages this peer may interpret into (itself, for any speaker or the floor). */
+  interpret: opt(arr(languageSchema, { max: 32 })),
+  /** Host / moderator: may start and stop interpreting for any peer, in any language the room offers. */
+  host: opt(bool),
+});
+export type PeerGrants = Infer<typeof peerGrantsSchema>;
 
 /** Health of one running dub pipeline (speaker, language), sent about once a second to its listeners. */
 export const dubStatsSchema = obj({
@@ -152,6 +177,18 @@ export const requestSchemas = {
    * but keeps the real face (no lip re-rendering). Default for a peer that never sends it: both allowed.
    */
   setDubConsent: obj({ dub: bool, faceRendering: bool }),
+  /**
+   * Start interpreting `speakerPeerId` (`*`: the floor) into `language`: from then on the interpreter's audio is the
+   * dub listeners of that language get. `interpreterPeerId` defaults to the sender; naming another peer needs the
+   * host grant, interpreting oneself needs `language` in the token's `interpret` grant.
+   */
+  startInterpreting: obj({
+    speakerPeerId: speakerRefSchema,
+    language: languageSchema,
+    interpreterPeerId: opt(idSchema),
+  }),
+  /** Ends an assignment: by its interpreter, or by a host. */
+  stopInterpreting: obj({ speakerPeerId: speakerRefSchema, language: languageSchema }),
   leave: obj({}),
 } as const;
 
@@ -188,6 +225,8 @@ export interface ResponseMap {
     languages: string[];
     /** The same languages with their sources (absent: server without a dub manager). */
     languageOffers?: LanguageOffer[];
+    /** What this peer's token grants (absent: nothing beyond listening and speaking). */
+    grants?: PeerGrants;
   };
   getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilities };
   createTransport: TransportInfo;
@@ -209,6 +248,9 @@ export interface ResponseMap {
     source?: DubSourceKind;
   };
   setDubConsent: { dub: boolean; faceRendering: boolean };
+  startInterpreting: { speakerPeerId: string; language: string; interpreterPeerId: string };
+  /** The assignment that ended. */
+  stopInterpreting: { speakerPeerId: string; language: string; interpreterPeerId: string };
   leave: Record<string, never>;
 }
 
@@ -222,7 +264,7 @@ export const notificationSchemas = {
   newProducer: obj({ producer: producerInfoSchema }),
   producerClosed: obj({ producerId: idSchema, peerId: idSchema }),
   consumerClosed: obj({ consumerId: idSchema, reason: str({ max: 64 }) }),
-  /** The room's available dub languages changed. */
+  /** The room's available dub languages or their sources changed (an interpreter started or stopped, left). */
   languages: obj({ languages: arr(languageSchema, { max: 64 }), offers: opt(arr(languageOfferSchema, { max: 64 })) }),
   /** Health of a dub pipeline this peer listens to. */
   dubStats: dubStatsSchema,

@@ -138,7 +138,11 @@ export class Connection implements PeerLink {
     // A second join with the same peer id (a reconnecting client) replaces the first.
     room.peers.get(claims.peer)?.close('replaced');
     const displayName = data.displayName ?? claims.name;
-    const peer = new Peer({ id: claims.peer, room, link: this, ...(displayName ? { displayName } : {}) });
+    const grants = {
+      ...(claims.interpret?.length ? { interpret: claims.interpret } : {}),
+      ...(claims.host ? { host: true } : {}),
+    };
+    const peer = new Peer({ id: claims.peer, room, link: this, grants, ...(displayName ? { displayName } : {}) });
     this.#peer = peer;
     this.#state = 'joined';
     room.addPeer(peer);
@@ -149,6 +153,7 @@ export class Connection implements PeerLink {
       peers: room.peerInfos(peer.id),
       languages: [...room.languages],
       ...(room.dubs ? { languageOffers: room.dubs.offers } : {}),
+      ...(Object.keys(grants).length ? { grants } : {}),
     };
   }
 

@@ -2,8 +2,8 @@
  * The SFU server: HTTP and WebSocket signalling on one port, a mediasoup worker pool, and the rooms.
  *
  * HTTP: `GET /` serves the demo page folder (a placeholder page when there is none), `GET /health`, and in demo mode
- * `GET /token?room=..&peer=..[&name=..]` mints a join token (a real deployment mints tokens in its own backend with
- * the same secret: see `mintToken`). WebSocket signalling lives at `/ws`.
+ * `GET /token?room=..&peer=..[&name=..][&interpret=fr,de][&host=1]` mints a join token (a real deployment mints
+ * tokens in its own backend with the same secret: see `mintToken`). WebSocket signalling lives at `/ws`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -186,9 +186,25 @@ export class LipsyncServer implements ConnectionHost {
     return `${this.httpUrl.replace(/^http/, 'ws')}/ws`;
   }
 
-  /** Mints a join token with this server's secret (what an application backend does). */
-  mintToken(room: string, peer: string, ttlMs?: number, name?: string): string {
-    return mintToken(this.secret, { room, peer, ...(ttlMs !== undefined ? { ttlMs } : {}), ...(name ? { name } : {}) });
+  /**
+   * Mints a join token with this server's secret (what an application backend does). `grants`: languages the peer
+   * may interpret into, and whether it is a host (may assign any peer as an interpreter).
+   */
+  mintToken(
+    room: string,
+    peer: string,
+    ttlMs?: number,
+    name?: string,
+    grants: { interpret?: string[]; host?: boolean } = {},
+  ): string {
+    return mintToken(this.secret, {
+      room,
+      peer,
+      ...(ttlMs !== undefined ? { ttlMs } : {}),
+      ...(name ? { name } : {}),
+      ...(grants.interpret?.length ? { interpret: grants.interpret } : {}),
+      ...(grants.host ? { host: true } : {}),
+    });
   }
 
   /** Creates a room explicitly (with autoCreateRooms false, the only way a room comes to exist). */
@@ -254,9 +270,15 @@ export class LipsyncServer implements ConnectionHost {
       const room = url.searchParams.get('room') ?? 'demo';
       const peer = url.searchParams.get('peer') ?? `peer-${randomBytes(4).toString('hex')}`;
       const name = url.searchParams.get('name') ?? undefined;
+      // Demo only: the page asks for the interpreter / host grants itself (`interpret=fr,de`, `host=1`).
+      const interpret = (url.searchParams.get('interpret') ?? '')
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const host = url.searchParams.get('host') === '1';
       try {
-        const token = this.mintToken(room, peer, this.#options.demoTokenTtlMs, name);
-        sendJson(res, 200, { token, room, peer, url: '/ws' });
+        const token = this.mintToken(room, peer, this.#options.demoTokenTtlMs, name, { interpret, host });
+        sendJson(res, 200, { token, room, peer, url: '/ws', ...(interpret.length ? { interpret } : {}), host });
       } catch (err) {
         sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
       }

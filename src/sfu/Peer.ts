@@ -8,6 +8,7 @@ import type { types as ms } from 'mediasoup';
 import type {
   NotificationData,
   NotificationMethod,
+  PeerGrants,
   RequestData,
   RequestMethod,
   ResponseMap,
@@ -30,6 +31,8 @@ export interface PeerOptions {
   displayName?: string;
   room: Room;
   link: PeerLink;
+  /** What the peer's join token grants (interpreting, host). Default: nothing. */
+  grants?: PeerGrants;
   /** Most transports a peer may hold open. Default 4. */
   maxTransports?: number;
   /** Most consumers a peer may hold open. Default 200. */
@@ -49,13 +52,16 @@ export class Peer {
   readonly consumers = new Map<string, ms.Consumer>();
   /** Dub language chosen per speaker (peer id -> language; absent = original). */
   readonly dubLanguages = new Map<string, string>();
+  /** What the peer's join token grants. */
+  readonly grants: PeerGrants;
   readonly #link: PeerLink;
   readonly #maxTransports: number;
   readonly #maxConsumers: number;
   #closed = false;
 
-  constructor({ id, displayName, room, link, maxTransports = 4, maxConsumers = 200 }: PeerOptions) {
+  constructor({ id, displayName, room, link, grants = {}, maxTransports = 4, maxConsumers = 200 }: PeerOptions) {
     this.id = id;
+    this.grants = grants;
     this.displayName = displayName;
     this.room = room;
     this.#link = link;
@@ -236,6 +242,16 @@ export class Peer {
     setDubConsent: async (consent) => {
       if (this.room.dubs) await this.room.dubs.setDubConsent(this, consent);
       return consent;
+    },
+
+    startInterpreting: (data) => {
+      if (!this.room.dubs) throw new SignalError('unsupported', 'this room has no dubbing, so no interpretation');
+      return this.room.dubs.startInterpreting(this, data);
+    },
+
+    stopInterpreting: (data) => {
+      if (!this.room.dubs) throw new SignalError('unsupported', 'this room has no dubbing, so no interpretation');
+      return this.room.dubs.stopInterpreting(this, data);
     },
 
     leave: () => {

@@ -11,6 +11,7 @@ import type {
   NotificationMethod,
   PeerInfo,
   ProducerInfo,
+  RequestData,
   ResponseMap,
 } from '../protocol/index.ts';
 import { defaultMediaCodecs } from './config.ts';
@@ -43,10 +44,11 @@ export interface RoomOptions {
 
 /**
  * What a room tells its dub manager (src/sfu/dub/), when the server has one: speakers' original producers coming and
- * going, peers leaving, the room closing. The manager answers `setDubLanguage` / `setDubConsent` for the peers.
+ * going, peers leaving, the room closing. The manager answers `setDubLanguage` / `setDubConsent` /
+ * `startInterpreting` / `stopInterpreting` for the peers.
  */
 export interface RoomDubHooks {
-  /** Languages offered, with their sources (also sent in the join response). */
+  /** Languages offered, with their sources and live interpreters (also sent in the join response). */
   readonly offers: LanguageOffer[];
   addOriginalProducer(peerId: string, producer: ms.Producer): void;
   removeOriginalProducer(peerId: string, producerId: string): void;
@@ -57,6 +59,8 @@ export interface RoomDubHooks {
     language: string | null,
   ): Promise<ResponseMap['setDubLanguage']>;
   setDubConsent(speaker: Peer, consent: { dub: boolean; faceRendering: boolean }): Promise<void>;
+  startInterpreting(peer: Peer, data: RequestData<'startInterpreting'>): Promise<ResponseMap['startInterpreting']>;
+  stopInterpreting(peer: Peer, data: RequestData<'stopInterpreting'>): Promise<ResponseMap['stopInterpreting']>;
   close(): void;
 }
 
@@ -121,10 +125,10 @@ export class Room extends SafeEmitter<RoomEvents> {
     return this.#languages;
   }
 
-  /** Replaces the advertised dub languages and tells the peers. */
-  setLanguages(languages: string[]): void {
+  /** Replaces the advertised dub languages (with their sources, when a dub manager knows them) and tells the peers. */
+  setLanguages(languages: string[], offers?: LanguageOffer[]): void {
     this.#languages = [...languages];
-    this.notifyAll('languages', { languages: this.#languages });
+    this.notifyAll('languages', { languages: this.#languages, ...(offers ? { offers } : {}) });
   }
 
   addPeer(peer: Peer): void {

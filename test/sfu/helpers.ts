@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
 import type { MediaStreamTrack } from 'werift';
+import WebSocket from 'ws';
 import { defaultClipsDir } from '../../src/cli/paths.ts';
 import { LipsyncServer, type LipsyncServerOptions } from '../../src/sfu/index.ts';
 
@@ -127,4 +128,47 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** A raw socket that sends text and reads the server's replies in order. */
+export class RawPeer {
+  readonly messages: Record<string, unknown>[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d: Buffer) => this.messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+  static async open(url: string): Promise<RawPeer> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return new RawPeer(ws);
+  }
+  /** Sends and returns the response to `id` (or the next id-less error). */
+  async send(text: string, id: number | null = null): Promise<Record<string, unknown>> {
+    const from = this.messages.length;
+    this.ws.send(text);
+    let found: Record<string, unknown> | undefined;
+    await waitFor(
+      () => {
+        found = this.messages.slice(from).find((m) => m.type === 'response' && m.id === id);
+        return found !== undefined;
+      },
+      5000,
+      `response to ${id}`,
+    );
+    return found!;
+  }
+  request(id: number, method: string, data: unknown) {
+    return this.send(JSON.stringify({ type: 'request', id, method, data }), id);
+  }
+  close() {
+    this.ws.close();
+  }
+}
+
+export function errorCode(msg: Record<string, unknown>): string | undefined {
+  return msg.ok === false ? (msg.error as { code: string }).code : undefined;
 }

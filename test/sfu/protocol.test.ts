@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createHmac } from 'node:crypto';
 import {
+  checkRequestData,
   MAX_MESSAGE_BYTES,
   parseRequest,
   parseServerMessage,
@@ -80,6 +82,63 @@ describe('protocol', () => {
     expect(code(() => parseRequest(text))).toBe('badRequest');
   });
 
+  it('validates startInterpreting / stopInterpreting: speaker id or *, language tag, optional interpreter', () => {
+    const req = (method: string, data: unknown) => JSON.stringify({ type: 'request', id: 9, method, data });
+    expect(parseRequest(req('startInterpreting', { speakerPeerId: 'alice', language: 'fr' })).data).toEqual({
+      speakerPeerId: 'alice',
+      language: 'fr',
+    });
+    expect(
+      parseRequest(req('startInterpreting', { speakerPeerId: '*', language: 'pt-BR', interpreterPeerId: 'ivan' })).data,
+    ).toEqual({ speakerPeerId: '*', language: 'pt-BR', interpreterPeerId: 'ivan' });
+    expect(parseRequest(req('stopInterpreting', { speakerPeerId: '*', language: 'fr' })).method).toBe(
+      'stopInterpreting',
+    );
+    for (const bad of [
+      {},
+      { speakerPeerId: 'alice' },
+      { speakerPeerId: 'alice', language: 'f' },
+      { speakerPeerId: 'alice', language: 'fr-' },
+      { speakerPeerId: 'alice', language: 'fr', role: 'host' },
+      { speakerPeerId: '**', language: 'fr' },
+      { speakerPeerId: 'a*', language: 'fr' },
+      { speakerPeerId: 'a b', language: 'fr' },
+      { speakerPeerId: 'x'.repeat(65), language: 'fr' },
+      { speakerPeerId: 7, language: 'fr' },
+      { speakerPeerId: 'alice', language: 'fr', interpreterPeerId: '*' },
+      { speakerPeerId: 'alice', language: 'fr', interpreterPeerId: null },
+    ]) {
+      expect(
+        code(() => parseRequest(req('startInterpreting', bad))),
+        JSON.stringify(bad),
+      ).toBe('badRequest');
+    }
+    expect(code(() => parseRequest(req('stopInterpreting', { speakerPeerId: 'a', language: 'fr', x: 1 })))).toBe(
+      'badRequest',
+    );
+    // The client checks its own requests before sending.
+    expect(() => checkRequestData('startInterpreting', { speakerPeerId: '', language: 'fr' })).toThrow(/speakerPeerId/);
+  });
+
+  it('validates language offers with their live interpreters', () => {
+    const languages = (offers: unknown) =>
+      JSON.stringify({ type: 'notification', method: 'languages', data: { languages: ['fr'], offers } });
+    const offers = [
+      { language: 'fr', source: 'interpreter', interpreters: [{ speakerPeerId: '*', interpreterPeerId: 'ivan' }] },
+      { language: 'es', source: 'embedded' },
+    ];
+    expect(parseServerMessage(languages(offers))).toMatchObject({ data: { offers } });
+    for (const bad of [
+      [{ language: 'fr', source: 'human' }],
+      [{ language: 'fr', source: 'interpreter', interpreters: [{ speakerPeerId: 'a' }] }],
+      [{ language: 'fr', source: 'interpreter', interpreters: [{ speakerPeerId: 'a', interpreterPeerId: '*' }] }],
+      [{ language: 'fr', source: 'interpreter', interpreters: {} }],
+      [{ language: 'fr', source: 'interpreter', extra: 1 }],
+    ]) {
+      expect(() => parseServerMessage(languages(bad)), JSON.stringify(bad)).toThrow(ProtocolError);
+    }
+  });
+
   it('validates known notifications and passes unknown ones through', () => {
     const n = parseServerMessage(JSON.stringify({ type: 'notification', method: 'peerLeft', data: { peerId: 'p1' } }));
     expect(n).toEqual({ type: 'notification', method: 'peerLeft', data: { peerId: 'p1' } });
@@ -95,6 +154,34 @@ describe('tokens', () => {
   it('round-trips claims', () => {
     const token = mintToken(secret, { room: 'r1', peer: 'p1', ttlMs: 1000, nowMs: 0 });
     expect(verifyToken(secret, token, 10)).toMatchObject({ room: 'r1', peer: 'p1', exp: 1000 });
+  });
+
+  it('carries the interpreter and host grants', () => {
+    const token = mintToken(secret, { room: 'r1', peer: 'p1', interpret: ['fr', 'pt-BR', 'fr'], host: true });
+    expect(verifyToken(secret, token)).toMatchObject({ interpret: ['fr', 'pt-BR'], host: true });
+    const plain = verifyToken(secret, mintToken(secret, { room: 'r1', peer: 'p1', interpret: [], host: false }));
+    expect(plain).not.toHaveProperty('interpret');
+    expect(plain).not.toHaveProperty('host');
+    expect(() => mintToken(secret, { room: 'r1', peer: 'p1', interpret: ['french!'] })).toThrow(TypeError);
+    expect(() => mintToken(secret, { room: 'r1', peer: 'p1', interpret: Array(33).fill('fr') as string[] })).toThrow(
+      TypeError,
+    );
+    // Correctly signed claims whose grants are malformed are refused, not half-trusted.
+    const signed = (claims: object) => {
+      const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+      const sig = createHmac('sha256', secret).update(`v1.${body}`).digest('base64url');
+      return `v1.${body}.${sig}`;
+    };
+    const exp = Date.now() + 60_000;
+    expect(verifyToken(secret, signed({ room: 'r', peer: 'p', exp, interpret: ['de'] }))).toMatchObject({
+      interpret: ['de'],
+    });
+    for (const bad of [{ interpret: 'fr' }, { interpret: [7] }, { interpret: ['x'.repeat(40)] }, { host: 'yes' }]) {
+      expect(
+        code(() => verifyToken(secret, signed({ room: 'r', peer: 'p', exp, ...bad }))),
+        JSON.stringify(bad),
+      ).toBe('unauthorized');
+    }
   });
 
   it('rejects a wrong secret, a tampered body and an expired token', () => {

@@ -4,54 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaStreamTrack } from 'werift';
-import WebSocket from 'ws';
 import { LipsyncClient, RequestError } from '../../src/client-sdk/node/index.ts';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../src/protocol/index.ts';
 import { mintToken, type LipsyncServer } from '../../src/sfu/index.ts';
-import { sleep, startTestServer, TEST_SECRET, waitFor } from './helpers.ts';
-
-/** A raw socket that sends text and reads the server's replies in order. */
-class RawPeer {
-  readonly messages: Record<string, unknown>[] = [];
-  closed: { code: number; reason: string } | undefined;
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (d: Buffer) => this.messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
-    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-  static async open(url: string): Promise<RawPeer> {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return new RawPeer(ws);
-  }
-  /** Sends and returns the response to `id` (or the next id-less error). */
-  async send(text: string, id: number | null = null): Promise<Record<string, unknown>> {
-    const from = this.messages.length;
-    this.ws.send(text);
-    let found: Record<string, unknown> | undefined;
-    await waitFor(
-      () => {
-        found = this.messages.slice(from).find((m) => m.type === 'response' && m.id === id);
-        return found !== undefined;
-      },
-      5000,
-      `response to ${id}`,
-    );
-    return found!;
-  }
-  request(id: number, method: string, data: unknown) {
-    return this.send(JSON.stringify({ type: 'request', id, method, data }), id);
-  }
-  close() {
-    this.ws.close();
-  }
-}
-
-function errorCode(msg: Record<string, unknown>): string | undefined {
-  return msg.ok === false ? (msg.error as { code: string }).code : undefined;
-}
+import { errorCode, RawPeer, sleep, startTestServer, TEST_SECRET, waitFor } from './helpers.ts';
 
 async function transportCount(server: LipsyncServer, roomId: string): Promise<number> {
   const room = server.rooms.get(roomId);

@@ -1,8 +1,9 @@
 /**
  * `lipsync bot`: a meeting participant without a browser, on the Node LipsyncClient (werift). It can publish a media
- * file in real time (decode -> VP8 + Opus -> RTP -> werift tracks), choose a dub language for a speaker, and record
+ * file in real time (decode -> VP8 + Opus -> RTP -> werift tracks), choose a dub language for a speaker, record
  * what it receives of one speaker (RTP -> jitter buffer -> depacketize -> decode, through a TranscodingProcessor
- * whose stage only collects frames) to an H.264 + AAC MP4.
+ * whose stage only collects frames) to an H.264 + AAC MP4, and act as a human interpreter (`--interpret-for`: the
+ * file's audio is the dub of that speaker in `--language`).
  */
 import { MediaStreamTrack } from 'werift';
 import { LipsyncClient, RequestError, type RemoteTrack, type SpeakerView } from '../../client-sdk/node/index.ts';
@@ -37,6 +38,10 @@ const usage = `usage: lipsync bot --url ws://HOST:PORT/ws --room R (--token T | 
   --record OUT.mp4   record one speaker's view (H.264 + AAC) to OUT.mp4
   --speaker PEER     speaker to record / dub (default: the first other peer that publishes)
   --dub LANG         listen to the speaker dubbed into LANG (the room must offer it)
+  --interpret-for P  act as P's interpreter (P = '*': the floor) into --language: publishes only the audio of
+                     --publish FILE, which listeners of that language then hear as P's dub (the token must grant
+                     the language; with --secret the bot mints such a token)
+  --language L       the language interpreted into (with --interpret-for)
   --duration-ms N    leave after N ms (default: when the published file ends, else 30000)`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -55,6 +60,8 @@ export async function run(argv: string[]): Promise<number> {
       record: { type: 'string' },
       speaker: { type: 'string' },
       dub: { type: 'string' },
+      'interpret-for': { type: 'string' },
+      language: { type: 'string' },
       'duration-ms': { type: 'string' },
     },
     usage,
@@ -63,13 +70,20 @@ export async function run(argv: string[]): Promise<number> {
   if (!o.url) throw new UsageError(`--url is required\n${usage}`);
   if (!o.room) throw new UsageError(`--room is required\n${usage}`);
   if (!o.token === !o.secret) throw new UsageError(`give exactly one of --token and --secret\n${usage}`);
+  const interpretFor = o['interpret-for'];
+  if ((interpretFor === undefined) !== (o.language === undefined)) {
+    throw new UsageError(`--interpret-for and --language go together\n${usage}`);
+  }
+  if (interpretFor !== undefined && !o.publish) {
+    throw new UsageError(`--interpret-for needs --publish FILE (the interpreter's voice)\n${usage}`);
+  }
   const durationMs = o['duration-ms'] !== undefined ? numberOption('duration-ms', o['duration-ms'], 0, 1) : null;
   const startedMs = Date.now();
   const peer = o.peer ?? `bot-${Math.random().toString(36).slice(2, 8)}`;
   let token = o.token!;
   if (o.secret) {
     try {
-      token = mintToken(o.secret, { room: o.room, peer });
+      token = mintToken(o.secret, { room: o.room, peer, ...(o.language ? { interpret: [o.language] } : {}) });
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
@@ -92,7 +106,26 @@ export async function run(argv: string[]): Promise<number> {
   let recorder: Recorder | null = null;
   let failed = false;
   try {
-    const publishing = o.publish ? publishFile(client, o.publish, !!o.loop, abort.signal, log) : null;
+    let published!: () => void;
+    const tracksPublished = new Promise<void>((r) => (published = r));
+    const publishing = o.publish
+      ? publishFile(client, o.publish, {
+          loop: !!o.loop,
+          audioOnly: interpretFor !== undefined,
+          signal: abort.signal,
+          log,
+          onPublished: published,
+        })
+      : null;
+    if (interpretFor !== undefined && o.language !== undefined) {
+      // Publish the voice first (listeners choosing the language need its audio), wait for the speaker to be here.
+      await Promise.race([tracksPublished, publishing]);
+      if (interpretFor !== '*') await waitForPeer(client, interpretFor, abort.signal);
+      if (!abort.signal.aborted) {
+        await client.startInterpreting(interpretFor, o.language);
+        log(`interpreting ${interpretFor === '*' ? 'the floor' : interpretFor} into ${o.language}`);
+      }
+    }
     if (o.record || o.dub) {
       const speaker = o.speaker ?? (await firstSpeaker(client, abort.signal));
       if (speaker) {
@@ -138,6 +171,11 @@ export async function run(argv: string[]): Promise<number> {
   return code;
 }
 
+/** Waits until the peer is in the room (or the bot is stopped). */
+async function waitForPeer(client: LipsyncClient, peerId: string, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted && !client.peers.has(peerId)) await sleep(100);
+}
+
 /** The first other peer with a producer (waits for one). */
 async function firstSpeaker(client: LipsyncClient, signal: AbortSignal): Promise<string | null> {
   while (!signal.aborted) {
@@ -152,15 +190,23 @@ async function firstSpeaker(client: LipsyncClient, signal: AbortSignal): Promise
 
 const OPUS_FRAME = 960; // 20 ms at 48 kHz
 
+interface PublishFileOptions {
+  loop: boolean;
+  /** Publish the file's audio only (an interpreter's voice). */
+  audioOnly: boolean;
+  signal: AbortSignal;
+  log: (m: string) => void;
+  /** Called once the tracks are published, before the media starts flowing. */
+  onPublished?: () => void;
+}
+
 async function publishFile(
   client: LipsyncClient,
   path: string,
-  loop: boolean,
-  signal: AbortSignal,
-  log: (m: string) => void,
+  { loop, audioOnly, signal, log, onPublished }: PublishFileOptions,
 ): Promise<void> {
   const probe = await MediaFileReader.open(path, { audioSampleRate: 48_000, audioChannels: 1 });
-  const hasVideo = !!probe.info.video;
+  const hasVideo = !!probe.info.video && !audioOnly;
   const hasAudio = !!probe.info.audio;
   probe.close();
   const videoTrack = hasVideo ? new MediaStreamTrack({ kind: 'video' }) : null;
@@ -169,6 +215,7 @@ async function publishFile(
   if (videoTrack) (await client.publish(videoTrack)).onKeyframeRequest(() => (forceKeyframe = true));
   if (audioTrack) await client.publish(audioTrack);
   log(`publishing ${path}${hasVideo ? ' video' : ''}${hasAudio ? ' audio' : ''}`);
+  onPublished?.();
   const vsend = new RtpStreamSender({ format: new Vp8PayloadFormat(), payloadType: 96, clockRate: 90_000 });
   const asend = new RtpStreamSender({ format: new OpusPayloadFormat(), payloadType: 111, clockRate: 48_000 });
   const venc = hasVideo ? VideoEncoder.create({ codec: 'vp8', bitrateBps: 500_000, frameRate: 25 }) : null;
@@ -177,7 +224,11 @@ async function publishFile(
   let baseUs = 0; // media time of the current pass on the bot's timeline
   try {
     do {
-      const reader = await MediaFileReader.open(path, { audioSampleRate: 48_000, audioChannels: 1 });
+      const reader = await MediaFileReader.open(path, {
+        audioSampleRate: 48_000,
+        audioChannels: 1,
+        ...(audioOnly ? { video: false } : {}),
+      });
       let pending = new Int16Array(0);
       let pendingUs = 0;
       let endUs = baseUs;

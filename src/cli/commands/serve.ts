@@ -9,7 +9,7 @@ export const summary = 'run the SFU: HTTP + WebSocket signalling on one port, me
 
 const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers N] [--secret S] [--mode demo|prod]
                      [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages es,fr]
-                     [--dub-stage lipsync|identity] [--dub-delay-ms 1500]
+                     [--interpret-languages de,it] [--dub-stage lipsync|identity] [--dub-delay-ms 1500]
                      [--processor transcode|identity] [--stage NAME]
   --port N            HTTP + WebSocket port (default 8080; 0 picks a free one)
   --host H            interface for HTTP/WS (default 127.0.0.1: loopback only)
@@ -22,6 +22,10 @@ const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers 
   --static DIR        static files at / (default: the demo page, bundled into .cache/demo)
   --languages L       dub languages rooms offer (embedded translator from English: es, ca, fr), comma-separated;
                       listeners choose one per speaker (default none)
+  --interpret-languages L  languages offered through human interpreters only, comma-separated: a peer whose
+                      token grants the language (claim interpret, demo: /token?...&interpret=de) or a host
+                      (claim host, demo: &host=1) starts interpreting over signalling. Interpreters may also
+                      take over a --languages language for a speaker (their voice wins over the translator)
   --dub-stage S       face stage of dub pipelines: lipsync (default) or identity (dubbed voice, real face)
   --dub-delay-ms N    dub timeline delay; the dubbed video is delayed as much (default 1500)
   --processor P       transcode (default): tapped tracks are decoded, run through --stage and re-encoded;
@@ -42,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       'rtc-ports': { type: 'string' },
       static: { type: 'string' },
       languages: { type: 'string' },
+      'interpret-languages': { type: 'string' },
       'dub-stage': { type: 'string' },
       'dub-delay-ms': { type: 'string' },
       processor: { type: 'string' },
@@ -66,10 +71,18 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError('--rtc-ports must be MIN-MAX in [1024, 65535]');
     portRange = { min, max };
   }
-  const languages = opts.languages
-    ?.split(',')
-    .map((l) => l.trim())
-    .filter(Boolean);
+  const splitList = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  const embedded = splitList(opts.languages);
+  const interpreted = splitList(opts['interpret-languages']).filter((l) => !embedded.includes(l));
+  const languageTag = /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
+  for (const l of [...embedded, ...interpreted]) {
+    if (!languageTag.test(l)) throw new UsageError(`'${l}' is not a language tag like 'es' or 'pt-BR'`);
+  }
+  const languages = [...embedded, ...interpreted];
   // The demo page is bundled (esbuild) into .cache/demo, rebuilt here when a source is newer than the bundle.
   let staticDir = opts.static ? resolve(opts.static) : undefined;
   if (!staticDir && existsSync(resolve(repoRoot, 'src/client-sdk/demo/main.ts'))) {
@@ -88,9 +101,12 @@ export async function run(argv: string[]): Promise<number> {
   const dubStage = opts['dub-stage'] ?? 'lipsync';
   if (dubStage !== 'lipsync' && dubStage !== 'identity')
     throw new UsageError('--dub-stage must be lipsync or identity');
-  const dubs = languages?.length
+  const dubs = languages.length
     ? (await import('../../sfu/dub/index.ts')).dubManagerFactory({
-        offers: languages.map((language) => ({ language, source: 'embedded' as const })),
+        offers: [
+          ...embedded.map((language) => ({ language, source: 'embedded' as const })),
+          ...interpreted.map((language) => ({ language, source: 'interpreter' as const })),
+        ],
         stage: dubStage,
         timelineDelayMs: numberOption('dub-delay-ms', opts['dub-delay-ms'], 1500, 0, 10_000),
       })
@@ -116,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(opts.workers ? { numWorkers: numberOption('workers', opts.workers, 1, 1, 256) } : {}),
     demo: mode === 'demo',
     ...(staticDir ? { staticDir } : {}),
-    ...(languages?.length ? { languages } : {}),
+    ...(languages.length ? { languages } : {}),
     ...(dubs ? { dubs } : {}),
     ...(processorFactory ? { processorFactory } : {}),
     transport: {

@@ -24,14 +24,23 @@ export class LipsyncClient extends CoreLipsyncClient<MediaStreamTrack> {
 export type {
   ClientEvents,
   DubChoice,
+  InterpretingAssignment,
   JoinOptions,
   Publication,
   PublishOptions,
   RemoteTrack,
+  SpeakerLanguage,
   SpeakerView,
   SubscribePolicy,
 } from '../core/index.ts';
-export type { DubStats, LanguageOffer, PeerInfo, ProducerInfo } from '../../protocol/index.ts';
+export type {
+  DubStats,
+  InterpreterInfo,
+  LanguageOffer,
+  PeerGrants,
+  PeerInfo,
+  ProducerInfo,
+} from '../../protocol/index.ts';
 
 /** Opens the camera and microphone (one track each). Sizes in pixels, frame rate in frames per second. */
 export async function captureCameraAndMicrophone({

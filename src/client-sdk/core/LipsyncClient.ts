@@ -16,10 +16,12 @@
 import { Device } from 'mediasoup-client';
 import type { Consumer, Producer, ProducerOptions, Transport } from 'mediasoup-client/types';
 import {
+  ANY_SPEAKER,
   PROTOCOL_VERSION,
   type ConsumerInfo,
   type LanguageOffer,
   type NotificationMessage,
+  type PeerGrants,
   type PeerInfo,
   type ProducerInfo,
   type ResponseMap,
@@ -29,9 +31,11 @@ import { RequestError, SignalChannel } from './SignalChannel.ts';
 import type {
   ClientEvents,
   DubChoice,
+  InterpretingAssignment,
   JoinOptions,
   Publication,
   RemoteTrack,
+  SpeakerLanguage,
   SpeakerView,
   SubscribePolicy,
 } from './types.ts';
@@ -58,7 +62,10 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   /** Subscribed tracks by consumer id. */
   readonly tracks = new Map<string, RemoteTrack<TTrack>>();
   languages: string[];
+  /** The room's languages, each with its fallback source and live interpreters (updated by `languages` events). */
   languageOffers: LanguageOffer[];
+  /** What this peer's join token grants: languages it may interpret into, host. */
+  readonly grants: PeerGrants;
   readonly #channel: SignalChannel;
   readonly #device: Device;
   readonly #subscribe: SubscribePolicy;
@@ -103,6 +110,7 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
     this.languages = joined.languages;
     this.languageOffers =
       joined.languageOffers ?? joined.languages.map((language) => ({ language, source: 'embedded' }));
+    this.grants = joined.grants ?? {};
     this.#subscribe = options.subscribe ?? 'processed';
     this.#dubTimeoutMs = options.dubTimeoutMs ?? 60_000;
     channel.onNotification = (msg) => this.#onNotification(msg);
@@ -397,6 +405,66 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
     if (this.#views.get(speakerPeerId) === key) return;
     this.#views.set(speakerPeerId, key);
     this.safeEmit('speakerview', view);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Interpreting
+
+  /**
+   * Starts interpreting `speakerPeerId` (`'*'`: the floor, every speaker without an own interpreter) into `language`:
+   * this client's published audio becomes the dub listeners of that language hear (and the speaker's lips follow).
+   * Needs `language` in the token's `interpret` grant; a host may pass `interpreterPeerId` to assign another peer.
+   * Every peer then gets a `languages` event with the new interpreter. Asking again for one's own assignment is a
+   * no-op. Rejects with a RequestError: `unauthorized` (no grant), `unsupported` (language not offered), `notFound`
+   * (unknown speaker or peer), `badState` (someone else interprets that speaker into that language), `badRequest`.
+   */
+  async startInterpreting(
+    speakerPeerId: string,
+    language: string,
+    options: { interpreterPeerId?: string } = {},
+  ): Promise<InterpretingAssignment> {
+    this.#assertOpen();
+    return this.#channel.request('startInterpreting', {
+      speakerPeerId,
+      language,
+      ...(options.interpreterPeerId !== undefined ? { interpreterPeerId: options.interpreterPeerId } : {}),
+    });
+  }
+
+  /**
+   * Ends an interpreter assignment (one's own, or any as a host). Listeners of dubs it drove get `dubended` and are
+   * back on the original (or choose the language again for the embedded / provider source, where there is one).
+   */
+  async stopInterpreting(speakerPeerId: string, language: string): Promise<InterpretingAssignment> {
+    this.#assertOpen();
+    return this.#channel.request('stopInterpreting', { speakerPeerId, language });
+  }
+
+  /** The room's live interpreter assignments (all languages), from the latest `languages` event. */
+  get interpreters(): InterpretingAssignment[] {
+    return this.languageOffers.flatMap((o) => (o.interpreters ?? []).map((i) => ({ ...i, language: o.language })));
+  }
+
+  /** The interpreter a listener of `language` hears for this speaker: its own, else the floor's (never itself). */
+  interpreterFor(speakerPeerId: string, language: string): string | undefined {
+    const list = this.languageOffers.find((o) => o.language === language)?.interpreters ?? [];
+    const own = list.find((i) => i.speakerPeerId === speakerPeerId)?.interpreterPeerId;
+    const found = own ?? list.find((i) => i.speakerPeerId === ANY_SPEAKER)?.interpreterPeerId;
+    return found !== speakerPeerId ? found : undefined;
+  }
+
+  /**
+   * The languages a speaker can be heard in now, with their source: an interpreter (own or the floor's) wins over
+   * the room's embedded / provider source; an `interpreter` language without one is not available.
+   */
+  languagesFor(speakerPeerId: string): SpeakerLanguage[] {
+    const out: SpeakerLanguage[] = [];
+    for (const o of this.languageOffers) {
+      const interpreterPeerId = this.interpreterFor(speakerPeerId, o.language);
+      if (interpreterPeerId) out.push({ language: o.language, source: 'interpreter', interpreterPeerId });
+      else if (o.source !== 'interpreter') out.push({ language: o.language, source: o.source });
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ export { Emitter } from './Emitter.ts';
 export type {
   ClientEvents,
   DubChoice,
+  InterpretingAssignment,
   JoinOptions,
   Publication,
   RemoteTrack,
+  SpeakerLanguage,
   SpeakerView,
   SubscribePolicy,
 } from './types.ts';

@@ -80,6 +80,21 @@ export interface DubChoice {
   source?: DubSourceKind;
 }
 
+/** One interpreter assignment: `interpreterPeerId` interprets `speakerPeerId` (`*`: the floor) into `language`. */
+export interface InterpretingAssignment {
+  speakerPeerId: string;
+  language: string;
+  interpreterPeerId: string;
+}
+
+/** A language one speaker can be heard in now, and where that dub comes from (see `languagesFor`). */
+export interface SpeakerLanguage {
+  language: string;
+  source: DubSourceKind;
+  /** The interpreter whose voice it is, when `source` is `interpreter`. */
+  interpreterPeerId?: string;
+}
+
 export type ClientEvents<TTrack = MediaStreamTrack> = {
   /** A peer is in the room (those present at join, then each newcomer). */
   peer: [PeerInfo];
@@ -92,7 +107,10 @@ export type ClientEvents<TTrack = MediaStreamTrack> = {
   trackended: [RemoteTrack<TTrack>];
   /** What to render for a speaker changed (new tracks, dub switched on or off). */
   speakerview: [SpeakerView<TTrack>];
-  /** The available dub languages changed. */
+  /**
+   * The available dub languages or their sources changed (an interpreter started, stopped or left). `offers[i]
+   * .interpreters` lists the live interpreters; `languagesFor(speaker)` resolves them per speaker.
+   */
   languages: [languages: string[], offers: LanguageOffer[]];
   /** Health of a dub this client listens to (about once a second). */
   dubstats: [DubStats];

@@ -19,7 +19,13 @@ import type {
 import { WeriftHandler, type WeriftHandlerOptions } from './WeriftHandler.ts';
 
 export { RequestError } from '../core/SignalChannel.ts';
-export type { Publication, SubscribePolicy, DubChoice } from '../core/types.ts';
+export type {
+  Publication,
+  SubscribePolicy,
+  DubChoice,
+  InterpretingAssignment,
+  SpeakerLanguage,
+} from '../core/types.ts';
 
 export interface JoinOptions extends Omit<CoreJoinOptions, 'handlerFactory'> {
   /** Options of the werift handler (ports, ICE settings). */

@@ -3,9 +3,11 @@ export {
   LipsyncClient,
   RequestError,
   type DubChoice,
+  type InterpretingAssignment,
   type JoinOptions,
   type Publication,
   type RemoteTrack,
+  type SpeakerLanguage,
   type SpeakerView,
   type SubscribePolicy,
 } from './LipsyncClient.ts';

@@ -13,7 +13,13 @@ import {
   type DubSource,
   type InterpreterAssignment,
 } from '../../pipeline/dub/index.ts';
-import type { LanguageOffer, ResponseMap } from '../../protocol/index.ts';
+import {
+  ANY_SPEAKER,
+  type InterpreterInfo,
+  type LanguageOffer,
+  type RequestData,
+  type ResponseMap,
+} from '../../protocol/index.ts';
 import { SignalError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import type { Peer } from '../Peer.ts';
@@ -58,7 +64,8 @@ interface Consent {
 }
 
 export class DubManager implements RoomDubHooks {
-  readonly offers: LanguageOffer[];
+  /** The configured offers (language + fallback source), without the live interpreters. */
+  readonly #offers: LanguageOffer[];
   readonly #room: Room;
   readonly #options: DubManagerOptions;
   /** Speaker peer id -> their original producers. */
@@ -73,19 +80,49 @@ export class DubManager implements RoomDubHooks {
   /** Pipeline -> the interpreter peer whose audio drives it. */
   readonly #interpreterOf = new Map<DubPipeline, string>();
   readonly #statsTimer: ReturnType<typeof setInterval> | undefined;
+  /** The offers last announced (JSON), so an unrelated change announces nothing. */
+  #announced = '';
   #closed = false;
 
   constructor(room: Room, options: DubManagerOptions) {
     this.#room = room;
     this.#options = options;
-    this.offers = options.offers.map((o) => ({ ...o }));
-    room.setLanguages(this.offers.map((o) => o.language));
+    this.#offers = options.offers.map((o) => ({ language: o.language, source: o.source }));
     for (const a of options.interpreters ?? []) this.interpreters.assign(a.speakerId, a.language, a.interpreterId);
+    this.#announce();
     const period = options.statsIntervalMs ?? 1000;
     if (period > 0) {
       this.#statsTimer = setInterval(() => this.#sendStats(), period);
       this.#statsTimer.unref();
     }
+  }
+
+  /**
+   * The languages offered, each with its fallback source and its live interpreters (sent in the join response and in
+   * `languages` notifications whenever they change).
+   */
+  get offers(): LanguageOffer[] {
+    const assignments = this.interpreters.entries();
+    return this.#offers.map((o) => {
+      const interpreters: InterpreterInfo[] = assignments
+        .filter((a) => a.language === o.language)
+        .map((a) => ({ speakerPeerId: a.speakerId, interpreterPeerId: a.interpreterId }))
+        .sort((a, b) => (a.speakerPeerId < b.speakerPeerId ? -1 : a.speakerPeerId > b.speakerPeerId ? 1 : 0));
+      return { ...o, ...(interpreters.length ? { interpreters } : {}) };
+    });
+  }
+
+  /** Tells every peer the room's languages and their sources, when they changed since the last time. */
+  #announce(): void {
+    if (this.#closed) return;
+    const offers = this.offers;
+    const json = JSON.stringify(offers);
+    if (json === this.#announced) return;
+    this.#announced = json;
+    this.#room.setLanguages(
+      offers.map((o) => o.language),
+      offers,
+    );
   }
 
   /** Running pipelines (tests, health). */
@@ -101,13 +138,89 @@ export class DubManager implements RoomDubHooks {
   assignInterpreter(speakerId: string, language: string, interpreterPeerId: string): void {
     this.interpreters.assign(speakerId, language, interpreterPeerId);
     this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+    this.#announce();
   }
 
   /** Removes an assignment (running pipelines it drove stop, see assignInterpreter). */
   unassignInterpreter(speakerId: string, language: string): void {
     if (this.interpreters.unassign(speakerId, language)) {
       this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+      this.#announce();
     }
+  }
+
+  /** The interpreter assigned to exactly this (speaker or `*`, language), without the floor fallback. */
+  #assigned(speakerPeerId: string, language: string): string | undefined {
+    return this.interpreters.entries().find((a) => a.speakerId === speakerPeerId && a.language === language)
+      ?.interpreterId;
+  }
+
+  /**
+   * `startInterpreting` from a peer: itself (its token grants `language` in `interpret`) or, for a host, any peer.
+   * Errors: `unauthorized` (no grant), `unsupported` (language not offered), `notFound` (unknown speaker or
+   * interpreter), `badRequest` (a peer interpreting itself), `badState` (another interpreter holds the assignment).
+   * Asking again for the assignment one already holds succeeds without changing anything.
+   */
+  startInterpreting(
+    peer: Peer,
+    { speakerPeerId, language, interpreterPeerId }: RequestData<'startInterpreting'>,
+  ): Promise<ResponseMap['startInterpreting']> {
+    if (this.#closed) throw new SignalError('badState', 'room closed');
+    const interpreterId = interpreterPeerId ?? peer.id;
+    const host = peer.grants.host === true;
+    if (interpreterId !== peer.id && !host) {
+      throw new SignalError('unauthorized', `only a host may assign another peer (${interpreterId}) as interpreter`);
+    }
+    if (!host && !(peer.grants.interpret ?? []).includes(language)) {
+      const granted = peer.grants.interpret?.join(', ') || 'none';
+      throw new SignalError(
+        'unauthorized',
+        `peer ${peer.id} may not interpret into ${language} (its token grants: ${granted})`,
+      );
+    }
+    if (!this.#offers.some((o) => o.language === language)) {
+      const offered = this.#offers.map((o) => o.language).join(', ') || 'none';
+      throw new SignalError('unsupported', `language ${language} not offered in this room (offered: ${offered})`);
+    }
+    if (!this.#room.peers.has(interpreterId)) throw new SignalError('notFound', `peer ${interpreterId} not found`);
+    if (speakerPeerId !== ANY_SPEAKER && !this.#room.peers.has(speakerPeerId)) {
+      throw new SignalError('notFound', `speaker ${speakerPeerId} not found`);
+    }
+    if (speakerPeerId === interpreterId) throw new SignalError('badRequest', 'a peer cannot interpret itself');
+    const current = this.#assigned(speakerPeerId, language);
+    if (current !== undefined && current !== interpreterId) {
+      const who = speakerPeerId === ANY_SPEAKER ? 'the floor' : `speaker ${speakerPeerId}`;
+      throw new SignalError(
+        'badState',
+        `${who} already has an interpreter into ${language} (${current}); stop that assignment first`,
+      );
+    }
+    if (current === undefined) {
+      this.assignInterpreter(speakerPeerId, language, interpreterId);
+      logger.debug(`${interpreterId} interprets ${speakerPeerId} into ${language} (asked by ${peer.id})`);
+    }
+    return Promise.resolve({ speakerPeerId, language, interpreterPeerId: interpreterId });
+  }
+
+  /** `stopInterpreting` from a peer: the assignment's interpreter or a host. Errors: `notFound`, `unauthorized`. */
+  stopInterpreting(
+    peer: Peer,
+    { speakerPeerId, language }: RequestData<'stopInterpreting'>,
+  ): Promise<ResponseMap['stopInterpreting']> {
+    if (this.#closed) throw new SignalError('badState', 'room closed');
+    const current = this.#assigned(speakerPeerId, language);
+    if (current === undefined) {
+      throw new SignalError('notFound', `no interpreter for ${speakerPeerId} into ${language} in this room`);
+    }
+    if (current !== peer.id && peer.grants.host !== true) {
+      throw new SignalError(
+        'unauthorized',
+        `only the interpreter (${current}) or a host may stop interpreting ${speakerPeerId} into ${language}`,
+      );
+    }
+    this.unassignInterpreter(speakerPeerId, language);
+    logger.debug(`${current} stopped interpreting ${speakerPeerId} into ${language} (asked by ${peer.id})`);
+    return Promise.resolve({ speakerPeerId, language, interpreterPeerId: current });
   }
 
   #restartChangedDrives(language: string, reason: string): void {
@@ -148,6 +261,7 @@ export class DubManager implements RoomDubHooks {
       if (interpreterId === peerId) this.#stop(p, `interpreter ${peerId} left`);
     }
     this.interpreters.removePeer(peerId);
+    this.#announce();
     // As a speaker: its pipelines end (the room tells listeners the producers closed).
     this.#originals.delete(peerId);
     this.#consent.delete(peerId);
@@ -169,9 +283,9 @@ export class DubManager implements RoomDubHooks {
       return { speakerPeerId, language: null, producers: [] };
     }
     if (speakerPeerId === listener.id) throw new SignalError('badRequest', 'a peer cannot choose a dub of itself');
-    const offer = this.offers.find((o) => o.language === language);
+    const offer = this.#offers.find((o) => o.language === language);
     if (!offer) {
-      const offered = this.offers.map((o) => o.language).join(', ') || 'none';
+      const offered = this.#offers.map((o) => o.language).join(', ') || 'none';
       throw new SignalError('unsupported', `language ${language} not offered in this room (offered: ${offered})`);
     }
     const consent = this.#consent.get(speakerPeerId) ?? { dub: true, faceRendering: true };

@@ -1,0 +1,282 @@
+/**
+ * Interpreting over signalling, without media: who may start and stop interpreting (token grants), the error of each
+ * bad request (nobody else hears of it: no `languages` notification, no assignment), hostile frames on a raw socket,
+ * and the room's language list (`languages` notification, join response) following start, stop and leave.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LipsyncClient, RequestError } from '../../src/client-sdk/node/index.ts';
+import { PROTOCOL_VERSION, type LanguageOffer } from '../../src/protocol/index.ts';
+import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
+import { errorCode, RawPeer, sleep, startTestServer, waitFor } from './helpers.ts';
+
+/** The RequestError code a promise rejects with ('ok' when it resolves). */
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof RequestError) return err.code;
+    throw err;
+  }
+}
+
+/** Every `languages` event a client receives, in order. */
+function recordOffers(client: LipsyncClient): LanguageOffer[][] {
+  const seen: LanguageOffer[][] = [];
+  client.on('languages', (_languages, offers) => seen.push(offers));
+  return seen;
+}
+
+describe('interpreting over signalling', () => {
+  let server: LipsyncServer;
+  const clients: LipsyncClient[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      dubs: dubManagerFactory({
+        offers: [
+          { language: 'fr', source: 'interpreter' },
+          { language: 'es', source: 'embedded' },
+        ],
+        stage: 'identity',
+        statsIntervalMs: 0,
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await sleep(100);
+    server?.close();
+  });
+
+  async function join(
+    room: string,
+    peer: string,
+    grants: { interpret?: string[]; host?: boolean } = {},
+  ): Promise<LipsyncClient> {
+    const c = await LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken(room, peer, undefined, undefined, grants),
+      subscribe: 'none',
+    });
+    clients.push(c);
+    return c;
+  }
+
+  it('a granted peer starts and stops interpreting; every peer sees the language list change', async () => {
+    const room = 'interp-ok';
+    const speaker = await join(room, 'speaker');
+    const other = await join(room, 'other');
+    const ivan = await join(room, 'ivan', { interpret: ['fr', 'es'] });
+    const listener = await join(room, 'listener');
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    expect(ivan.grants).toEqual({ interpret: ['fr', 'es'] });
+    expect(listener.grants).toEqual({});
+    expect(listener.languageOffers).toEqual([
+      { language: 'fr', source: 'interpreter' },
+      { language: 'es', source: 'embedded' },
+    ]);
+    // Before any interpreter, a speaker is available only in the embedded language.
+    expect(listener.languagesFor('speaker')).toEqual([{ language: 'es', source: 'embedded' }]);
+    const seen = [speaker, other, ivan, listener].map(recordOffers);
+
+    const started = await ivan.startInterpreting('speaker', 'fr');
+    expect(started).toEqual({ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'ivan' });
+    expect(manager.interpreters.interpreterFor('speaker', 'fr')).toBe('ivan');
+    const withIvan = [
+      {
+        language: 'fr',
+        source: 'interpreter',
+        interpreters: [{ speakerPeerId: 'speaker', interpreterPeerId: 'ivan' }],
+      },
+      { language: 'es', source: 'embedded' },
+    ];
+    for (const s of seen) await waitFor(() => s.length === 1, 5000, 'languages after start');
+    for (const s of seen) expect(s[0]).toEqual(withIvan);
+    expect(listener.languagesFor('speaker')).toEqual([
+      { language: 'fr', source: 'interpreter', interpreterPeerId: 'ivan' },
+      { language: 'es', source: 'embedded' },
+    ]);
+    expect(listener.languagesFor('other')).toEqual([{ language: 'es', source: 'embedded' }]);
+    expect(listener.interpreters).toEqual([{ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'ivan' }]);
+
+    // Asking again for one's own assignment changes nothing and announces nothing.
+    expect(await ivan.startInterpreting('speaker', 'fr')).toEqual(started);
+    // A newcomer gets the live interpreters in its join response.
+    const late = await join(room, 'late');
+    expect(late.languageOffers).toEqual(withIvan);
+
+    // The floor too: an interpreter for every speaker without an own one (never for its own speech).
+    await ivan.startInterpreting('*', 'es');
+    for (const s of seen) await waitFor(() => s.length === 2, 5000, 'languages after floor start');
+    expect(listener.languagesFor('other')).toEqual([
+      { language: 'es', source: 'interpreter', interpreterPeerId: 'ivan' },
+    ]);
+    expect(listener.languagesFor('ivan')).toEqual([{ language: 'es', source: 'embedded' }]);
+    await ivan.stopInterpreting('*', 'es');
+    for (const s of seen) await waitFor(() => s.length === 3, 5000, 'languages after floor stop');
+
+    const stopped = await ivan.stopInterpreting('speaker', 'fr');
+    expect(stopped).toEqual({ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'ivan' });
+    for (const s of seen) await waitFor(() => s.length === 4, 5000, 'languages after stop');
+    for (const s of seen) {
+      expect(s[3]).toEqual([
+        { language: 'fr', source: 'interpreter' },
+        { language: 'es', source: 'embedded' },
+      ]);
+    }
+    expect(manager.interpreters.size).toBe(0);
+    expect(listener.languagesFor('speaker')).toEqual([{ language: 'es', source: 'embedded' }]);
+
+    // Leaving ends the assignment, and the others see it go.
+    await ivan.startInterpreting('speaker', 'fr');
+    for (const s of seen.slice(0, 3)) await waitFor(() => s.length === 5, 5000, 'languages after restart');
+    const listenerSeen = seen[3]!;
+    await waitFor(() => listenerSeen.length === 5, 5000, 'listener languages after restart');
+    ivan.close();
+    await waitFor(() => listenerSeen.length === 6, 5000, 'languages after the interpreter left');
+    expect(listenerSeen[5]![0]).toEqual({ language: 'fr', source: 'interpreter' });
+    expect(manager.interpreters.size).toBe(0);
+
+    // A speaker leaving drops the assignments of its speech too.
+    const ivan2 = await join(room, 'ivan2', { interpret: ['fr'] });
+    await ivan2.startInterpreting('other', 'fr');
+    await waitFor(() => listenerSeen.length === 7, 5000, 'languages after ivan2 started');
+    other.close();
+    await waitFor(() => listenerSeen.length === 8, 5000, 'languages after the speaker left');
+    expect(listenerSeen[7]![0]).toEqual({ language: 'fr', source: 'interpreter' });
+    expect(manager.interpreters.size).toBe(0);
+  });
+
+  it('a host assigns and unassigns any peer; others may not', async () => {
+    const room = 'interp-host';
+    await join(room, 'speaker');
+    const host = await join(room, 'host', { host: true });
+    const anna = await join(room, 'anna'); // no grant of her own
+    const bob = await join(room, 'bob', { interpret: ['fr'] });
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    const annaSeen = recordOffers(anna);
+
+    expect(await codeOf(bob.startInterpreting('speaker', 'fr', { interpreterPeerId: 'anna' }))).toBe('unauthorized');
+    expect(manager.interpreters.size).toBe(0);
+
+    expect(await host.startInterpreting('speaker', 'fr', { interpreterPeerId: 'anna' })).toEqual({
+      speakerPeerId: 'speaker',
+      language: 'fr',
+      interpreterPeerId: 'anna',
+    });
+    await waitFor(() => annaSeen.length === 1, 5000, 'languages after the host assigned anna');
+    expect(anna.interpreters).toEqual([{ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'anna' }]);
+    // Someone else holds it: bob cannot take it over, nor stop it.
+    expect(await codeOf(bob.startInterpreting('speaker', 'fr'))).toBe('badState');
+    expect(await codeOf(bob.stopInterpreting('speaker', 'fr'))).toBe('unauthorized');
+    // A host may interpret itself into any offered language (no interpret grant needed), not into others.
+    expect(await codeOf(host.startInterpreting('anna', 'es'))).toBe('ok');
+    expect(await codeOf(host.startInterpreting('speaker', 'de'))).toBe('unsupported');
+    expect(await codeOf(host.startInterpreting('nobody', 'fr', { interpreterPeerId: 'anna' }))).toBe('notFound');
+    expect(await codeOf(host.startInterpreting('speaker', 'es', { interpreterPeerId: 'nobody' }))).toBe('notFound');
+    expect(await codeOf(host.stopInterpreting('speaker', 'fr'))).toBe('ok');
+    expect(await codeOf(host.stopInterpreting('speaker', 'fr'))).toBe('notFound');
+    expect(manager.interpreters.entries()).toEqual([{ speakerId: 'anna', language: 'es', interpreterId: 'host' }]);
+  });
+
+  it('answers bad and hostile requests with errors and disturbs nobody', async () => {
+    const room = 'interp-bad';
+    const speaker = await join(room, 'speaker');
+    const eve = await join(room, 'eve'); // no grant
+    const dave = await join(room, 'dave', { interpret: ['de', 'fr'] }); // de is not offered here
+    const ivan = await join(room, 'ivan', { interpret: ['fr'] });
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    await ivan.startInterpreting('speaker', 'fr');
+    const seen = [speaker, eve, dave, ivan].map(recordOffers);
+
+    expect(await codeOf(eve.startInterpreting('speaker', 'fr'))).toBe('unauthorized');
+    expect(await codeOf(eve.startInterpreting('*', 'es'))).toBe('unauthorized');
+    expect(await codeOf(ivan.startInterpreting('speaker', 'es'))).toBe('unauthorized'); // granted fr only
+    expect(await codeOf(dave.startInterpreting('speaker', 'de'))).toBe('unsupported');
+    expect(await codeOf(dave.startInterpreting('ghost', 'fr'))).toBe('notFound');
+    expect(await codeOf(dave.startInterpreting('speaker', 'fr'))).toBe('badState'); // ivan has it
+    expect(await codeOf(dave.startInterpreting('dave', 'fr'))).toBe('badRequest'); // itself
+    expect(await codeOf(eve.stopInterpreting('speaker', 'fr'))).toBe('unauthorized');
+    expect(await codeOf(eve.stopInterpreting('speaker', 'es'))).toBe('notFound');
+    await expect(dave.startInterpreting('speaker', 'fr')).rejects.toThrow(
+      /already has an interpreter into fr \(ivan\)/,
+    );
+    await expect(eve.startInterpreting('speaker', 'fr')).rejects.toThrow(/may not interpret into fr.*grants: none/);
+
+    // Hostile frames from a raw socket that joined with a granted token.
+    const raw = await RawPeer.open(server.wsUrl);
+    const joined = await raw.request(1, 'join', {
+      protocolVersion: PROTOCOL_VERSION,
+      token: server.mintToken(room, 'mallory', undefined, undefined, { interpret: ['fr', 'es'] }),
+    });
+    expect(joined.ok).toBe(true);
+    expect((joined.data as { grants?: unknown }).grants).toEqual({ interpret: ['fr', 'es'] });
+    const bad: [string, unknown][] = [
+      ['startInterpreting', { speakerPeerId: { $ne: 1 }, language: 'fr' }],
+      ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr; DROP TABLE' }],
+      ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr', host: true }],
+      ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: '*' }],
+      ['startInterpreting', { speakerPeerId: '**', language: 'fr' }],
+      ['startInterpreting', { speakerPeerId: 'x'.repeat(5000), language: 'fr' }],
+      ['startInterpreting', { speakerPeerId: 'speaker', language: ['fr'] }],
+      ['startInterpreting', { speakerPeerId: 'speaker' }],
+      ['startInterpreting', null],
+      ['stopInterpreting', { speakerPeerId: 'speaker', language: 7 }],
+      ['stopInterpreting', { speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'ivan' }],
+    ];
+    let id = 10;
+    for (const [method, data] of bad) {
+      expect(errorCode(await raw.request(id++, method, data)), JSON.stringify(data)?.slice(0, 80)).toBe('badRequest');
+    }
+    // Valid shape, no such peer: a prototype key is just an unknown id.
+    expect(
+      errorCode(await raw.request(id++, 'startInterpreting', { speakerPeerId: '__proto__', language: 'fr' })),
+    ).toBe('notFound');
+    expect(
+      errorCode(await raw.request(id++, 'stopInterpreting', { speakerPeerId: 'constructor', language: 'es' })),
+    ).toBe('notFound');
+    // Not the holder: cannot stop ivan's assignment.
+    expect(errorCode(await raw.request(id++, 'stopInterpreting', { speakerPeerId: 'speaker', language: 'fr' }))).toBe(
+      'unauthorized',
+    );
+    // Before join, interpreting is refused like any request.
+    const early = await RawPeer.open(server.wsUrl);
+    expect(errorCode(await early.request(1, 'startInterpreting', { speakerPeerId: 'speaker', language: 'fr' }))).toBe(
+      'badState',
+    );
+    early.close();
+
+    // Nobody heard of any of it: the assignment is ivan's alone, no language notification went out.
+    expect(manager.interpreters.entries()).toEqual([{ speakerId: 'speaker', language: 'fr', interpreterId: 'ivan' }]);
+    await sleep(300);
+    for (const s of seen) expect(s).toEqual([]);
+    expect(raw.messages.some((m) => m.type === 'notification' && m.method === 'languages')).toBe(false);
+    // ...and everyone is still served.
+    expect(await codeOf(eve.signal.request('getRouterRtpCapabilities', {}))).toBe('ok');
+    expect(await codeOf(ivan.stopInterpreting('speaker', 'fr'))).toBe('ok');
+    for (const s of seen) await waitFor(() => s.length === 1, 5000, 'languages after the valid stop');
+    raw.close();
+  });
+
+  it('refuses interpreting in a room without dubbing', async () => {
+    const plain = await startTestServer();
+    const local: LipsyncClient[] = [];
+    try {
+      const a = await LipsyncClient.join({
+        url: plain.wsUrl,
+        token: plain.mintToken('plain', 'a', undefined, undefined, { interpret: ['fr'] }),
+      });
+      local.push(a);
+      local.push(await LipsyncClient.join({ url: plain.wsUrl, token: plain.mintToken('plain', 'b') }));
+      expect(await codeOf(a.startInterpreting('b', 'fr'))).toBe('unsupported');
+      expect(await codeOf(a.stopInterpreting('b', 'fr'))).toBe('unsupported');
+    } finally {
+      for (const c of local) c.close();
+      await sleep(100);
+      plain.close();
+    }
+  });
+});
