@@ -5,7 +5,6 @@
  * talks, and its energy envelope follows the interpreter's clip (not the speaker's). When the interpreter leaves, the
  * pipeline stops and the listener is back on the original.
  */
-import { execFileSync } from 'node:child_process';
 import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LipsyncClient, type RemoteTrack } from '../../src/client-sdk/node/index.ts';
@@ -15,70 +14,10 @@ import {
   type AudioFrame,
   type RtpStreamInfo,
 } from '../../src/pipeline/index.ts';
-import { pearson } from '../../src/pipeline/lipsync/eval/metrics.ts';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
 import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
-
-const BIN_MS = 100;
-
-/** RMS per BIN_MS of a clip's audio (mono, 16 kHz), for its first `seconds`. */
-function clipEnvelope(clip: string, seconds: number): number[] {
-  const raw = execFileSync(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-t',
-      String(seconds),
-      '-i',
-      clip,
-      '-ac',
-      '1',
-      '-ar',
-      '16000',
-      '-f',
-      'f32le',
-      '-',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  const pcm = new Float32Array(raw.buffer, raw.byteOffset, Math.floor(raw.byteLength / 4));
-  const per = (16_000 * BIN_MS) / 1000;
-  const out: number[] = [];
-  for (let i = 0; i + per <= pcm.length; i += per) {
-    let s = 0;
-    for (let j = i; j < i + per; j++) s += pcm[j]! * pcm[j]!;
-    out.push(Math.sqrt(s / per));
-  }
-  return out;
-}
-
-/** Best correlation of `clip` (started at wall time clipStartMs) with the received bins, over lags 0..maxLagMs. */
-function bestCorrelation(
-  received: Map<number, number>,
-  clip: number[],
-  clipStartMs: number,
-  maxLagMs: number,
-): { r: number; lagMs: number } {
-  let best = { r: -1, lagMs: 0 };
-  for (let lag = 0; lag <= maxLagMs; lag += BIN_MS) {
-    const a: number[] = [];
-    const b: number[] = [];
-    for (const [i, v] of clip.entries()) {
-      const bin = Math.floor((clipStartMs + lag + i * BIN_MS) / BIN_MS);
-      const got = received.get(bin);
-      if (got === undefined) continue;
-      a.push(v);
-      b.push(got);
-    }
-    // Too few overlapping bins, or a flat side, count as no correlation.
-    const r = a.length >= 10 ? pearson(a, b) || 0 : 0;
-    if (r > best.r) best = { r, lagMs: lag };
-  }
-  return best;
-}
+import { bestCorrelation, BIN_MS, clipEnvelope } from './dubAudio.ts';
 
 describe('interpreter as the dub source (Node SDK)', () => {
   let server: LipsyncServer;

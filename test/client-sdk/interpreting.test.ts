@@ -1,0 +1,165 @@
+/**
+ * Live human interpretation through the product path (Node SDK, signalling only, no server-side API): an interpreter
+ * whose token grants French starts interpreting the speaker with `startInterpreting`; every peer sees French's source
+ * become that interpreter; a listener who chooses French receives the INTERPRETER's audio as the dub (silent while
+ * only the speaker talks, envelope following the interpreter's clip); a peer without the grant is refused and
+ * disturbs nobody; stopping ends the listener's dub (`dubended`, back on the original) and the language list follows;
+ * the interpreter leaving ends its assignment and the list follows again.
+ */
+import { MediaStreamTrack } from 'werift';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LipsyncClient, RequestError, type RemoteTrack } from '../../src/client-sdk/node/index.ts';
+import type { LanguageOffer } from '../../src/protocol/index.ts';
+import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
+import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
+import { AudioMeter, bestCorrelation, BIN_MS, clipEnvelope } from './dubAudio.ts';
+
+describe('interpreting through signalling (Node SDK)', () => {
+  let server: LipsyncServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      dubs: dubManagerFactory({
+        offers: [{ language: 'fr', source: 'interpreter' }],
+        stage: 'identity',
+        timelineDelayMs: 500,
+      }),
+    });
+  });
+
+  afterAll(() => server?.close());
+
+  it("an interpreter starts interpreting over signalling and the listener's French dub is its voice", async () => {
+    const room = 'interpreting';
+    const join = (peer: string, grants: { interpret?: string[] } = {}, subscribe: 'original' | 'none' = 'none') =>
+      LipsyncClient.join({
+        url: server.wsUrl,
+        token: server.mintToken(room, peer, undefined, undefined, grants),
+        subscribe,
+      });
+    const speaker = await join('speaker');
+    const ivan = await join('ivan', { interpret: ['fr'] });
+    const eve = await join('eve');
+    const listener = await join('listener', {}, 'original');
+    let meter: AudioMeter | undefined;
+    try {
+      const manager = server.rooms.get(room)!.dubs as DubManager;
+      const offersSeen: LanguageOffer[][] = [];
+      listener.on('languages', (_l, offers) => offersSeen.push(offers));
+      const eveSeen: LanguageOffer[][] = [];
+      eve.on('languages', (_l, offers) => eveSeen.push(offers));
+      const video = new MediaStreamTrack({ kind: 'video' });
+      const audio = new MediaStreamTrack({ kind: 'audio' });
+      (await speaker.publish(video)).onKeyframeRequest(() => {});
+      await speaker.publish(audio);
+      const interpAudio = new MediaStreamTrack({ kind: 'audio' });
+      await ivan.publish(interpAudio);
+      const speakerClip = clipPath('latentsync_demo2_video.mp4');
+      const interpClip = clipPath('sadtalker_WDA_KatieHill_000.mp4');
+      const speakerStartMs = performance.now();
+      const speakerFeeding = feedClip({ clip: speakerClip, video, audio, durationS: 20 });
+      await waitFor(
+        () => [...listener.tracks.values()].filter((t) => t.peerId === 'speaker').length === 2,
+        15_000,
+        'original tracks',
+      );
+      // French is offered through interpreters only: not available for the speaker yet.
+      expect(listener.languagesFor('speaker')).toEqual([]);
+      await expect(listener.setDubLanguage('speaker', 'fr')).rejects.toMatchObject({ code: 'unsupported' });
+
+      // A peer without the grant is refused, and nobody hears of it.
+      const refused = await eve.startInterpreting('speaker', 'fr').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(RequestError);
+      expect((refused as RequestError).code).toBe('unauthorized');
+      expect(manager.interpreters.size).toBe(0);
+
+      // The interpreter takes the role itself; every peer sees French's source become ivan.
+      expect(await ivan.startInterpreting('speaker', 'fr')).toEqual({
+        speakerPeerId: 'speaker',
+        language: 'fr',
+        interpreterPeerId: 'ivan',
+      });
+      await waitFor(() => offersSeen.length === 1 && eveSeen.length === 1, 10_000, 'languages after start');
+      expect(offersSeen[0]).toEqual([
+        {
+          language: 'fr',
+          source: 'interpreter',
+          interpreters: [{ speakerPeerId: 'speaker', interpreterPeerId: 'ivan' }],
+        },
+      ]);
+      expect(listener.languagesFor('speaker')).toEqual([
+        { language: 'fr', source: 'interpreter', interpreterPeerId: 'ivan' },
+      ]);
+
+      const dubbed: RemoteTrack[] = [];
+      const received = { audio: 0, video: 0 };
+      listener.on('track', (t) => {
+        if (t.language !== 'fr') return;
+        dubbed.push(t);
+        t.track.onReceiveRtp.subscribe(() => received[t.kind]++);
+      });
+      const ended: string[] = [];
+      listener.on('dubended', (d) => ended.push(d.reason));
+
+      const choice = await listener.setDubLanguage('speaker', 'fr');
+      expect(choice).toMatchObject({ language: 'fr', source: 'interpreter' });
+      expect(dubbed.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+      expect(manager.pipelines.map((p) => p.sourceKind)).toEqual(['interpreter']);
+      meter = await AudioMeter.attach(listener, dubbed.find((t) => t.kind === 'audio')!);
+
+      // Only the speaker talks: the dub (ivan's silent track) is silence.
+      await waitFor(() => received.audio > 50 && received.video > 10, 20_000, 'dubbed media');
+      await sleep(1500);
+      const interpStartMs = performance.now();
+      const before = meter.rms(interpStartMs - 1500, interpStartMs);
+
+      // Ivan talks (8 s clip).
+      await feedClip({ clip: interpClip, audio: interpAudio, durationS: 8 });
+      await sleep(2500);
+      const during = meter.rms(interpStartMs + 1500, interpStartMs + 8000);
+      const envelope = meter.envelope();
+      const speakerOffsetS = (interpStartMs - speakerStartMs) / 1000;
+      const speakerEnv = clipEnvelope(speakerClip, speakerOffsetS + 12).slice(
+        Math.round((speakerOffsetS * 1000) / BIN_MS),
+      );
+      const withInterp = bestCorrelation(envelope, clipEnvelope(interpClip, 8), interpStartMs, 4000);
+      const withSpeaker = bestCorrelation(envelope, speakerEnv, interpStartMs, 4000);
+      console.log(
+        `interpreting: rms before ${before.rms.toFixed(4)} (${before.n} samples), while interpreting ` +
+          `${during.rms.toFixed(4)} (${during.n}); envelope r ivan ${withInterp.r.toFixed(3)} @${withInterp.lagMs} ms, ` +
+          `speaker ${withSpeaker.r.toFixed(3)} @${withSpeaker.lagMs} ms; audio ${received.audio} video ${received.video}`,
+      );
+      expect(before.n).toBeGreaterThan(0);
+      expect(before.rms).toBeLessThan(0.003);
+      expect(during.rms).toBeGreaterThan(0.01);
+      expect(withInterp.r).toBeGreaterThan(0.5);
+      expect(withInterp.r).toBeGreaterThan(withSpeaker.r + 0.2);
+      // Eve's refusal disturbed nothing: one language change (the start), one pipeline.
+      expect(eveSeen).toHaveLength(1);
+
+      // Ivan stops: the dub ends for the listener (back on the original), French has no interpreter again.
+      await ivan.stopInterpreting('speaker', 'fr');
+      await waitFor(() => manager.pipelines.length === 0, 10_000, 'pipeline stopped');
+      await waitFor(() => ended.length === 1, 10_000, 'dubEnded after stop');
+      await waitFor(() => listener.viewOf('speaker').language === null, 10_000, 'original view after stop');
+      await waitFor(() => offersSeen.length === 2, 10_000, 'languages after stop');
+      expect(offersSeen[1]).toEqual([{ language: 'fr', source: 'interpreter' }]);
+      expect(listener.languagesFor('speaker')).toEqual([]);
+
+      // Ivan starts again, then leaves: the assignment ends with him and every peer sees it.
+      await ivan.startInterpreting('speaker', 'fr');
+      await waitFor(() => offersSeen.length === 3, 10_000, 'languages after restart');
+      ivan.close();
+      await waitFor(() => offersSeen.length === 4 && eveSeen.length === 4, 10_000, 'languages after ivan left');
+      expect(offersSeen[3]).toEqual([{ language: 'fr', source: 'interpreter' }]);
+      expect(manager.interpreters.size).toBe(0);
+      speaker.close();
+      await speakerFeeding.catch(() => {});
+    } finally {
+      meter?.close();
+      for (const c of [speaker, ivan, eve, listener]) c.close();
+      await sleep(200);
+    }
+  }, 90_000);
+});
