@@ -1,9 +1,11 @@
 /**
  * The demo page: join a room, publish the camera and microphone, see the participants, pick a dub language per
- * speaker, see which tracks are dubbed and the dub pipeline's health (fps, delay).
+ * speaker, see which tracks are dubbed and the dub pipeline's health (fps, delay), see each language's source
+ * (embedded translator, provider, or a live interpreter) and, with an interpreter or host grant, interpret.
  *
  * URL parameters (tests use them): `room`, `name`, `peer`, `autojoin=1`, `publish=0`, `subscribe=original|processed`,
- * `consentDub=0`, `consentFace=0`. The page keeps its state on `window.demo` for tests and curious users.
+ * `consentDub=0`, `consentFace=0`, `interpret=fr,de` (the demo token grants interpreting into these), `host=1` (the
+ * demo token grants host: assign anyone). The page keeps its state on `window.demo` for tests and curious users.
  *
  * Switching a speaker to a dub (or back) never blanks the picture: each tile has two <video> elements, the new
  * stream starts in the hidden one and the two swap once it has drawn its first frame.
@@ -40,6 +42,9 @@ interface DemoState {
   join(): Promise<void>;
   leave(): void;
   setDub(peerId: string, language: string | null): Promise<unknown>;
+  /** Start / stop interpreting a speaker (`*`: the floor) into a language, as this peer. */
+  interpret(speakerPeerId: string, language: string): Promise<unknown>;
+  stopInterpreting(speakerPeerId: string, language: string): Promise<unknown>;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -53,6 +58,8 @@ const state: DemoState = {
   join,
   leave,
   setDub,
+  interpret,
+  stopInterpreting,
 };
 (window as unknown as { demo: DemoState }).demo = state;
 
@@ -84,6 +91,16 @@ if (params.get('consentFace') === '0') $<HTMLInputElement>('consentFace').checke
 
 $('join').addEventListener('click', () => void join());
 $('leave').addEventListener('click', () => leave());
+$('interpretStart').addEventListener('click', () => {
+  const speaker = $<HTMLSelectElement>('interpretSpeaker').value;
+  const language = $<HTMLSelectElement>('interpretLanguage').value;
+  if (speaker && language) void interpret(speaker, language).catch(() => {});
+});
+$('interpretStop').addEventListener('click', () => {
+  const speaker = $<HTMLSelectElement>('interpretSpeaker').value;
+  const language = $<HTMLSelectElement>('interpretLanguage').value;
+  if (speaker && language) void stopInterpreting(speaker, language).catch(() => {});
+});
 
 async function join(): Promise<void> {
   if (state.client) return;
@@ -95,6 +112,10 @@ async function join(): Promise<void> {
     const peer = params.get('peer');
     if (peer) q.set('peer', peer);
     if (name) q.set('name', name);
+    for (const key of ['interpret', 'host']) {
+      const v = params.get(key);
+      if (v) q.set(key, v);
+    }
     const res = await fetch(`/token?${q.toString()}`);
     const body = (await res.json()) as { token?: string; error?: string };
     if (!res.ok || !body.token) throw new Error(body.error ?? `token request failed (${res.status})`);
@@ -110,6 +131,7 @@ async function join(): Promise<void> {
     log(`joined ${client.roomId} as ${client.peerId}`);
     wire(client);
     showLanguages(client.languages, client.languageOffers);
+    showInterpretForm();
     $<HTMLButtonElement>('leave').disabled = false;
     const consent = {
       dub: $<HTMLInputElement>('consentDub').checked,
@@ -139,6 +161,7 @@ function wire(client: LipsyncClient): void {
     tileFor(p.peerId, p.displayName);
     log(`peer ${p.peerId} in the room`);
     showParticipants();
+    showInterpretForm();
   });
   client.on('peerleft', (peerId) => {
     const tile = state.tiles.get(peerId);
@@ -146,6 +169,7 @@ function wire(client: LipsyncClient): void {
     state.tiles.delete(peerId);
     log(`peer ${peerId} left`);
     showParticipants();
+    showInterpretForm();
   });
   client.on('speakerview', (view) => void showView(view));
   client.on('languages', (languages, offers) => showLanguages(languages, offers));
@@ -170,6 +194,7 @@ function wire(client: LipsyncClient): void {
     state.tiles.clear();
     $<HTMLButtonElement>('join').disabled = false;
     $<HTMLButtonElement>('leave').disabled = true;
+    $('interpretForm').hidden = true;
   });
 }
 
@@ -181,17 +206,74 @@ function showParticipants(): void {
 }
 
 function showLanguages(languages: string[], offers: LanguageOffer[]): void {
-  $('languages').textContent = offers.length
-    ? offers.map((o) => `${o.language} (${o.source})`).join(', ')
-    : languages.join(', ') || 'none';
-  for (const tile of state.tiles.values()) fillLanguages(tile.select, offers);
+  const describe = (o: LanguageOffer) => {
+    const live = (o.interpreters ?? []).map(
+      (i) => `${i.interpreterPeerId} for ${i.speakerPeerId === '*' ? 'the floor' : i.speakerPeerId}`,
+    );
+    return `${o.language} (${o.source}${live.length ? `; interpreters: ${live.join(', ')}` : ''})`;
+  };
+  $('languages').textContent = offers.length ? offers.map(describe).join(', ') : languages.join(', ') || 'none';
+  for (const tile of state.tiles.values()) fillLanguages(tile.select, tile.peerId);
+  showInterpretForm();
 }
 
-function fillLanguages(select: HTMLSelectElement, offers: LanguageOffer[]): void {
+/** The languages this speaker can be heard in now, each with its source (an interpreter's name when live). */
+function fillLanguages(select: HTMLSelectElement, speakerPeerId: string): void {
   const current = select.value;
   select.replaceChildren(new Option('original', ''));
-  for (const o of offers) select.add(new Option(`${o.language} (${o.source})`, o.language));
+  for (const l of state.client?.languagesFor(speakerPeerId) ?? []) {
+    const source = l.interpreterPeerId ? `interpreter ${l.interpreterPeerId}` : l.source;
+    select.add(new Option(`${l.language} (${source})`, l.language));
+  }
   select.value = current;
+}
+
+/** The interpret controls, for a peer whose token grants interpreting (or host); hidden otherwise. */
+function showInterpretForm(): void {
+  const client = state.client;
+  const grants = client?.grants ?? {};
+  const languages = grants.host ? client!.languageOffers.map((o) => o.language) : (grants.interpret ?? []);
+  $('interpretForm').hidden = !client || languages.length === 0;
+  if (!client) return;
+  const speakers = $<HTMLSelectElement>('interpretSpeaker');
+  const speaker = speakers.value;
+  speakers.replaceChildren(new Option('the floor (everyone)', '*'));
+  for (const p of client.peers.values()) speakers.add(new Option(p.displayName ?? p.peerId, p.peerId));
+  speakers.value = speaker || '*';
+  const langSelect = $<HTMLSelectElement>('interpretLanguage');
+  const language = langSelect.value;
+  langSelect.replaceChildren(...languages.map((l) => new Option(l, l)));
+  if (languages.includes(language)) langSelect.value = language;
+  const mine = client.interpreters.filter((i) => i.interpreterPeerId === client.peerId);
+  $('interpreting').textContent = mine.length
+    ? `interpreting: ${mine.map((i) => `${i.speakerPeerId === '*' ? 'the floor' : i.speakerPeerId} -> ${i.language}`).join(', ')}`
+    : '';
+}
+
+async function interpret(speakerPeerId: string, language: string): Promise<unknown> {
+  const client = state.client;
+  if (!client) throw new Error('not joined');
+  try {
+    const a = await client.startInterpreting(speakerPeerId, language);
+    log(`interpreting ${speakerPeerId} into ${language}: my audio is its ${language} dub`);
+    return a;
+  } catch (err) {
+    showError(err);
+    throw err;
+  }
+}
+
+async function stopInterpreting(speakerPeerId: string, language: string): Promise<unknown> {
+  const client = state.client;
+  if (!client) throw new Error('not joined');
+  try {
+    const a = await client.stopInterpreting(speakerPeerId, language);
+    log(`stopped interpreting ${speakerPeerId} into ${language}`);
+    return a;
+  } catch (err) {
+    showError(err);
+    throw err;
+  }
 }
 
 function tileFor(peerId: string, displayName?: string): Tile {
@@ -206,7 +288,7 @@ function tileFor(peerId: string, displayName?: string): Tile {
   badge.textContent = 'no media';
   const select = document.createElement('select');
   select.title = 'dub language';
-  fillLanguages(select, state.client?.languageOffers ?? []);
+  fillLanguages(select, peerId);
   head.append(`${displayName ?? peerId} `, badge, ' ', select);
   const screen = document.createElement('div');
   screen.className = 'screen';
