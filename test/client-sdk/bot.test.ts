@@ -1,7 +1,9 @@
 /**
  * `lipsync bot` as a user runs it (child processes of bin/lipsync.mjs): one bot publishes a real clip, a second bot
  * chooses Spanish for it and records what it receives; the recording must be a file ffprobe reads with a video and
- * an audio stream of a plausible duration. A bot with a forged token exits non-zero with a clear error.
+ * an audio stream of a plausible duration. A bot with a forged token exits non-zero with a clear error. A bot acting
+ * as an interpreter (`--interpret-for`) shows up in the room's language list while it runs, and is gone after; one
+ * whose token lacks the grant is refused.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/cli/paths.ts';
+import { LipsyncClient } from '../../src/client-sdk/node/index.ts';
+import type { LanguageOffer } from '../../src/protocol/index.ts';
 import { dubManagerFactory } from '../../src/sfu/dub/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
-import { clipPath, startTestServer, TEST_SECRET } from '../sfu/helpers.ts';
+import { clipPath, startTestServer, TEST_SECRET, waitFor } from '../sfu/helpers.ts';
 
 const CLIP = clipPath('sadtalker_WDA_AOC_000.mp4');
 
@@ -88,6 +92,45 @@ describe.skipIf(!existsSync(CLIP))('lipsync bot', () => {
     // Recorded for 13 s minus the join and the pipeline's start (and the dub's delay).
     expect(duration).toBeGreaterThan(3);
     expect(duration).toBeLessThan(13);
+  });
+
+  it("interprets a speaker with a file's audio while it runs (--interpret-for)", { timeout: 60_000 }, async () => {
+    const room = 'bots-interp';
+    const speaker = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken(room, 'speaker') });
+    try {
+      const seen: LanguageOffer[][] = [];
+      speaker.on('languages', (_l, offers) => seen.push(offers));
+      const common = ['--url', server.wsUrl, '--room', room];
+      const interpreter = bot([
+        ...common,
+        ...['--secret', TEST_SECRET, '--peer', 'interp', '--interpret-for', 'speaker', '--language', 'es'],
+        ...['--publish', CLIP, '--duration-ms', '8000'],
+      ]);
+      await waitFor(() => seen.length >= 1, 30_000, 'languages with the bot interpreter');
+      expect(seen[0]).toEqual([
+        {
+          language: 'es',
+          source: 'embedded',
+          interpreters: [{ speakerPeerId: 'speaker', interpreterPeerId: 'interp' }],
+        },
+      ]);
+      // Its token lacks the grant: refused, exits non-zero.
+      const refused = await bot([
+        ...common,
+        ...['--token', server.mintToken(room, 'nogrant'), '--interpret-for', 'speaker', '--language', 'es'],
+        ...['--publish', CLIP, '--duration-ms', '8000'],
+      ]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/unauthorized: peer nogrant may not interpret into es/);
+      const r = await interpreter;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('interpreting speaker into es');
+      await waitFor(() => seen.length >= 2, 10_000, 'languages after the bot left');
+      expect(seen[1]).toEqual([{ language: 'es', source: 'embedded' }]);
+      expect(seen).toHaveLength(2);
+    } finally {
+      speaker.close();
+    }
   });
 
   it('exits non-zero with a clear error on a wrong token', { timeout: 30_000 }, async () => {

@@ -105,10 +105,11 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   let recorder: Recorder | null = null;
   let failed = false;
+  let publishing: Promise<void> | null = null;
   try {
     let published!: () => void;
     const tracksPublished = new Promise<void>((r) => (published = r));
-    const publishing = o.publish
+    publishing = o.publish
       ? publishFile(client, o.publish, {
           loop: !!o.loop,
           audioOnly: interpretFor !== undefined,
@@ -120,7 +121,9 @@ export async function run(argv: string[]): Promise<number> {
     if (interpretFor !== undefined && o.language !== undefined) {
       // Publish the voice first (listeners choosing the language need its audio), wait for the speaker to be here.
       await Promise.race([tracksPublished, publishing]);
-      if (interpretFor !== '*') await waitForPeer(client, interpretFor, abort.signal);
+      if (interpretFor !== '*') {
+        await waitForPeer(client, interpretFor, abort.signal, durationMs !== null ? startedMs + durationMs : Infinity);
+      }
       if (!abort.signal.aborted) {
         await client.startInterpreting(interpretFor, o.language);
         log(`interpreting ${interpretFor === '*' ? 'the floor' : interpretFor} into ${o.language}`);
@@ -152,6 +155,9 @@ export async function run(argv: string[]): Promise<number> {
     failed = true;
     log(err instanceof RequestError ? `${err.code}: ${err.message}` : String(err));
   } finally {
+    // Stop publishing too when something above failed (a refused startInterpreting, a failed dub choice).
+    abort.abort();
+    await publishing?.catch(() => {});
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (recorder) {
@@ -171,9 +177,14 @@ export async function run(argv: string[]): Promise<number> {
   return code;
 }
 
-/** Waits until the peer is in the room (or the bot is stopped). */
-async function waitForPeer(client: LipsyncClient, peerId: string, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted && !client.peers.has(peerId)) await sleep(100);
+/** Waits until the peer is in the room, the bot is stopped or the deadline (ms since the epoch) passed. */
+async function waitForPeer(
+  client: LipsyncClient,
+  peerId: string,
+  signal: AbortSignal,
+  deadlineMs: number,
+): Promise<void> {
+  while (!signal.aborted && !client.peers.has(peerId) && Date.now() < deadlineMs) await sleep(100);
 }
 
 /** The first other peer with a producer (waits for one). */
