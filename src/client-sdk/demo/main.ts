@@ -12,6 +12,7 @@
  */
 import {
   captureCameraAndMicrophone,
+  DubLipSync,
   LipsyncClient,
   type DubStats,
   type LanguageOffer,
@@ -36,6 +37,7 @@ interface Tile {
 
 interface DemoState {
   client: LipsyncClient | undefined;
+  lipSync?: DubLipSync;
   tiles: Map<string, Tile>;
   errors: string[];
   log: string[];
@@ -128,6 +130,8 @@ async function join(): Promise<void> {
       ...(name ? { displayName: name } : {}),
     });
     state.client = client;
+    // Fine A/V sync of dubbed views (see DubLipSync); `lipsync=0` leaves it to the browser alone.
+    if (params.get('lipsync') !== '0') state.lipSync = new DubLipSync(client);
     log(`joined ${client.roomId} as ${client.peerId}`);
     wire(client);
     showLanguages(client.languages, client.languageOffers);
@@ -177,9 +181,13 @@ function wire(client: LipsyncClient): void {
     const tile = state.tiles.get(s.speakerPeerId);
     if (!tile) return;
     tile.stats = s;
+    const trim = state.lipSync?.stateOf(s.speakerPeerId);
     tile.health.textContent =
       `${s.language}: ${s.fps.toFixed(1)} fps, delay ${Math.round(s.delayMs)} ms, ` +
-      `${s.faceRendering ? 'face re-rendered' : 'voice only'}, ${s.segments} segments`;
+      `${s.faceRendering ? 'face re-rendered' : 'voice only'}, ${s.segments} segments` +
+      (trim && (trim.addedMs.audio || trim.addedMs.video)
+        ? `, lip sync +${Math.round(trim.addedMs.audio)} ms audio / +${Math.round(trim.addedMs.video)} ms video`
+        : '');
   });
   client.on('dubended', (e) => {
     log(`dub ${e.language} of ${e.speakerPeerId} ended: ${e.reason}`);
@@ -190,6 +198,8 @@ function wire(client: LipsyncClient): void {
   client.on('close', (reason) => {
     log(`left (${reason})`);
     state.client = undefined;
+    state.lipSync?.close();
+    delete state.lipSync;
     for (const t of state.tiles.values()) t.root.remove();
     state.tiles.clear();
     $<HTMLButtonElement>('join').disabled = false;
