@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createAvStage } from '../../src/pipeline/stages.ts';
 import type { AudioFrame, VideoFrame } from '../../src/pipeline/media.ts';
+import type { Worker } from 'node:worker_threads';
+import { readClipFrames } from '../face/clipFrames.ts';
+import { clip } from '../io/helpers.ts';
 import { patternFrame } from './fixtures.ts';
 
 describe('lipsync stage in a worker thread', () => {
@@ -30,5 +33,29 @@ describe('lipsync stage in a worker thread', () => {
       expect(Array.from(f.data.subarray(0, 16))).toEqual(Array.from(patternFrame(96, 96, i, 0).data.subarray(0, 16)));
     });
     expect(audio).toHaveLength(20);
+  });
+
+  it('closed mid-stream (face tracking in flight), the worker releases its models and ends by itself', async () => {
+    const stage = await createAvStage('lipsync', { driveAudio: false, mode: 'live' });
+    let frames = 0;
+    stage.on('video', () => frames++);
+    for await (const f of readClipFrames(clip('sadtalker_WDA_AOC_000.mp4'), { format: 'i420', maxFrames: 12 })) {
+      stage.pushSpeakerAudio({
+        data: new Int16Array(640),
+        sampleRate: 16000,
+        channels: 1,
+        samplesPerChannel: 640,
+        timestampUs: f.timestampUs,
+      });
+      stage.pushVideo(f);
+    }
+    // Wait until the engine is busy (its first frames have left), then close with frames still queued.
+    const deadline = Date.now() + 20_000;
+    while (frames === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const worker = (stage as unknown as { worker: Worker }).worker;
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    stage.close();
+    // Exit code 0: the thread ended on its own; terminate() (the fallback after 5 s) gives 1.
+    expect(await exited).toBe(0);
   });
 });

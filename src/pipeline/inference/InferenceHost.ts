@@ -202,6 +202,13 @@ export class InferenceHost {
     this.queue.close();
     this.closed = true;
     this.failAll(new Error('InferenceHost closed'));
-    await this.worker.terminate();
+    // The worker releases its sessions after the run in flight and ends by itself; terminating it under a running
+    // onnxruntime call can abort the whole process from native code, so terminate() is only the fallback.
+    const worker = this.worker;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close', id: this.nextId++ } satisfies Request);
+    const fallback = setTimeout(() => void worker.terminate(), 5000);
+    await exited;
+    clearTimeout(fallback);
   }
 }

@@ -216,6 +216,14 @@ async function handle(req: Request): Promise<void> {
         send({ id: req.id, ok: true, result: { models: out, storedKeys: [...stored.keys()] } });
         return;
       }
+      case 'close': {
+        // After the run in flight (requests are chained): release the sessions, then let the thread end by itself.
+        for (const m of models.values()) await m.session.release().catch(() => {});
+        models.clear();
+        stored.clear();
+        port!.close();
+        return;
+      }
       case 'unload': {
         const m = models.get(req.model);
         models.delete(req.model);

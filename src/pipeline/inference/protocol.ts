@@ -57,7 +57,9 @@ export type Request =
   | { type: 'store'; id: number; key: string; tensors: Record<string, TensorMsg> }
   | { type: 'drop'; id: number; key: string }
   | { type: 'stats'; id: number }
-  | { type: 'unload'; id: number; model: string };
+  | { type: 'unload'; id: number; model: string }
+  /** Release every session after the requests before it, then end the thread (no reply). */
+  | { type: 'close'; id: number };
 
 export interface RunResult {
   /** Outputs per item (empty objects when stored). */

@@ -260,15 +260,24 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
     if (this.closed) return;
     this.closed = true;
     this.frames.length = 0;
-    this.o.generator.close();
-    this.o.renderer.close();
-    try {
-      this.o.onClose?.();
-    } catch {
-      // closing is best effort
-    }
+    const release = () => {
+      this.o.generator.close();
+      this.o.renderer.close();
+      try {
+        this.o.onClose?.();
+      } catch {
+        // closing is best effort
+      }
+    };
+    // Models are released only once the inference in flight has returned: releasing an onnxruntime session under a
+    // running call, or ending the thread that hosts it, can abort the whole process from native code.
+    const inFlight = Promise.allSettled([...this.pendingTracks, this.pumping ?? Promise.resolve()]);
+    this.released = inFlight.then(release);
     this.removeAllListeners();
   }
+
+  /** Resolves once close() has released every model (after the tracking and inference in flight, if any). */
+  released: Promise<void> | null = null;
 
   // ---- scheduling ----
 

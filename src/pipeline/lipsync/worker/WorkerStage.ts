@@ -15,6 +15,8 @@ import type { PhoneAwareStage, TimedPhone } from '../types.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 const require = createRequire(import.meta.url);
+/** How long a closing engine worker may take to release its models and end before it is terminated. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 function bootstrap(): string {
   const tsxApi = pathToFileURL(require.resolve('tsx/esm/api')).href;
@@ -142,7 +144,13 @@ export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStag
     this.closed = true;
     for (const f of this.flushes.values()) f();
     this.flushes.clear();
-    void this.worker.terminate();
+    // The worker ends itself once its engine has released the models (see engineWorker's 'close'). Terminating it
+    // while an onnxruntime call is in flight aborted the whole process ('terminate called after throwing an instance
+    // of Napi::Error'), so terminate() is only the fallback for a worker that does not end.
+    const worker = this.worker;
+    const fallback = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    fallback.unref();
+    worker.once('exit', () => clearTimeout(fallback));
     this.removeAllListeners();
   }
 }

@@ -38,11 +38,15 @@ port.on('message', (msg: ToWorker) => {
       case 'flush':
         void (engine?.flush() ?? Promise.resolve()).then(() => post({ type: 'flushed', id: msg.id }));
         break;
-      case 'close':
-        engine?.close();
+      case 'close': {
+        // Wait for the inference in flight and the models' release, then let the thread end on its own (an empty
+        // event loop): WorkerStage only terminates it if that takes too long.
+        const closing = engine;
         engine = null;
-        port.close();
+        closing?.close();
+        void (closing?.released ?? Promise.resolve()).finally(() => port.close());
         break;
+      }
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
