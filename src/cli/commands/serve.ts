@@ -9,7 +9,8 @@ export const summary = 'run the SFU: HTTP + WebSocket signalling on one port, me
 
 const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers N] [--secret S] [--mode demo|prod]
                      [--listen-ip IP] [--announced-ip ADDR] [--rtc-ports MIN-MAX] [--static DIR] [--languages es,fr]
-                     [--interpret-languages de,it] [--dub-stage lipsync|identity] [--dub-delay-ms 1500]
+                     [--interpret-languages de,it] [--provider-url ws://HOST:PORT --provider-languages pt,de]
+                     [--dub-stage lipsync|identity] [--dub-delay-ms 1500]
                      [--processor transcode|identity] [--stage NAME]
   --port N            HTTP + WebSocket port (default 8080; 0 picks a free one)
   --host H            interface for HTTP/WS (default 127.0.0.1: loopback only)
@@ -26,6 +27,9 @@ const usage = `usage: lipsync serve [--port 8080] [--host 127.0.0.1] [--workers 
                       token grants the language (claim interpret, demo: /token?...&interpret=de) or a host
                       (claim host, demo: &host=1) starts interpreting over signalling. Interpreters may also
                       take over a --languages language for a speaker (their voice wins over the translator)
+  --provider-url U    a dub provider speaking the lipsync-dub/1 protocol (docs/provider-protocol.md; e.g.
+                      lipsync translate-server on another host) for --provider-languages
+  --provider-languages L  languages the provider dubs into, comma-separated (needs --provider-url)
   --dub-stage S       face stage of dub pipelines: lipsync (default) or identity (dubbed voice, real face)
   --dub-delay-ms N    dub timeline delay; the dubbed video is delayed as much (default 1500)
   --processor P       transcode (default): tapped tracks are decoded, run through --stage and re-encoded;
@@ -47,6 +51,8 @@ export async function run(argv: string[]): Promise<number> {
       static: { type: 'string' },
       languages: { type: 'string' },
       'interpret-languages': { type: 'string' },
+      'provider-url': { type: 'string' },
+      'provider-languages': { type: 'string' },
       'dub-stage': { type: 'string' },
       'dub-delay-ms': { type: 'string' },
       processor: { type: 'string' },
@@ -77,12 +83,21 @@ export async function run(argv: string[]): Promise<number> {
       .map((l) => l.trim())
       .filter(Boolean);
   const embedded = splitList(opts.languages);
-  const interpreted = splitList(opts['interpret-languages']).filter((l) => !embedded.includes(l));
+  const provided = splitList(opts['provider-languages']).filter((l) => !embedded.includes(l));
+  const interpreted = splitList(opts['interpret-languages']).filter(
+    (l) => !embedded.includes(l) && !provided.includes(l),
+  );
+  const providerUrl = opts['provider-url'];
+  if (provided.length && !providerUrl) throw new UsageError('--provider-languages needs --provider-url');
+  if (providerUrl && !/^wss?:\/\/[^\s/]+/.test(providerUrl)) {
+    throw new UsageError(`--provider-url must be a ws:// or wss:// URL, got '${providerUrl}'`);
+  }
+  if (providerUrl && !provided.length) throw new UsageError('--provider-url needs --provider-languages');
   const languageTag = /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
-  for (const l of [...embedded, ...interpreted]) {
+  for (const l of [...embedded, ...provided, ...interpreted]) {
     if (!languageTag.test(l)) throw new UsageError(`'${l}' is not a language tag like 'es' or 'pt-BR'`);
   }
-  const languages = [...embedded, ...interpreted];
+  const languages = [...embedded, ...provided, ...interpreted];
   // The demo page is bundled (esbuild) into .cache/demo, rebuilt here when a source is newer than the bundle.
   let staticDir = opts.static ? resolve(opts.static) : undefined;
   if (!staticDir && existsSync(resolve(repoRoot, 'src/client-sdk/demo/main.ts'))) {
@@ -105,8 +120,10 @@ export async function run(argv: string[]): Promise<number> {
     ? (await import('../../sfu/dub/index.ts')).dubManagerFactory({
         offers: [
           ...embedded.map((language) => ({ language, source: 'embedded' as const })),
+          ...provided.map((language) => ({ language, source: 'provider' as const })),
           ...interpreted.map((language) => ({ language, source: 'interpreter' as const })),
         ],
+        ...(providerUrl ? { providerUrl } : {}),
         stage: dubStage,
         timelineDelayMs: numberOption('dub-delay-ms', opts['dub-delay-ms'], 1500, 0, 10_000),
       })

@@ -10,6 +10,7 @@ import type { types as ms } from 'mediasoup';
 import {
   EmbeddedDubSource,
   InterpreterRegistry,
+  ProviderDubSource,
   type DubSource,
   type InterpreterAssignment,
 } from '../../pipeline/dub/index.ts';
@@ -35,10 +36,12 @@ export interface DubManagerOptions {
   /** Language the speakers speak (the embedded translator recognises English only). Default `en`. */
   sourceLanguage?: string;
   /**
-   * Builds the (not yet started) dub source of a pipeline. Default: EmbeddedDubSource for `embedded` offers;
-   * other sources must be supplied here.
+   * Builds the (not yet started) dub source of a pipeline. Default: EmbeddedDubSource for `embedded` offers,
+   * ProviderDubSource to `providerUrl` for `provider` offers; anything else must be supplied here.
    */
   createDubSource?: (ctx: { room: Room; speakerPeerId: string; offer: LanguageOffer }) => DubSource;
+  /** `ws://host:port` of a dub provider (docs/provider-protocol.md, e.g. `lipsync translate-server`) for `provider` offers. */
+  providerUrl?: string;
   /** Face stage for re-rendering (default `lipsync`) and its params. */
   stage?: string;
   stageParams?: Record<string, unknown>;
@@ -401,6 +404,13 @@ export class DubManager implements RoomDubHooks {
   #createSource(speakerPeerId: string, offer: LanguageOffer): DubSource {
     if (this.#options.createDubSource) {
       return this.#options.createDubSource({ room: this.#room, speakerPeerId, offer });
+    }
+    if (offer.source === 'provider' && this.#options.providerUrl) {
+      return new ProviderDubSource({
+        url: this.#options.providerUrl,
+        sourceLanguage: this.#options.sourceLanguage ?? 'en',
+        targetLanguage: offer.language,
+      });
     }
     if (offer.source !== 'embedded') {
       throw new Error(`no ${offer.source} dub source configured for ${offer.language}`);
