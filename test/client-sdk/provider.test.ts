@@ -32,7 +32,7 @@ describe('dub from an external provider (Node SDK)', () => {
   });
 
   afterAll(async () => {
-    await server?.close();
+    server?.close();
     await provider?.close();
   });
 
