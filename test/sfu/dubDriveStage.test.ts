@@ -10,7 +10,9 @@ import { DubDriveStage } from '../../src/sfu/dub/DubDriveStage.ts';
 
 class RecordingStage extends EventEmitter implements AvStage {
   readonly name = 'recording';
-  readonly delayMs = 0;
+  constructor(readonly delayMs = 0) {
+    super();
+  }
   readonly drive: AudioFrame[] = [];
   readonly phones: TimedPhone[] = [];
   readonly video: VideoFrame[] = [];
@@ -151,6 +153,25 @@ describe('DubDriveStage', () => {
     const times = inner.video.map((f) => f.timestampUs);
     expect(times.every((x, i) => i === 0 || x > times[i - 1]!)).toBe(true);
     expect(inner.video.at(-1)!.timestampUs).toBe((4000 + 1000) * 1000); // input 4000 is due at clock 5000
+    stage.close();
+  });
+
+  it("emits the dubbed audio itself (the drive audio shifted by the face stage's delay), not through the face stage", () => {
+    const inner = new RecordingStage(230); // emits no audio at all, like a face stage whose thread is busy
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: source as unknown as DubSource, delayMs: 1000 });
+    const out: AudioFrame[] = [];
+    stage.on('audio', (f) => out.push(f));
+    stage.pushSpeakerAudio(speakerFrame(0));
+    source.emit('segment', segment(true));
+    for (let t = 20; t < 1800; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+    expect(out.length).toBe(inner.drive.length);
+    expect(out.length).toBeGreaterThan(80);
+    out.forEach((f, i) => {
+      expect(f.timestampUs).toBe(inner.drive[i]!.timestampUs + 230_000);
+      expect(f.data).toEqual(inner.drive[i]!.data);
+    });
+    expect(stage.delayMs).toBe(1230);
     stage.close();
   });
 });
