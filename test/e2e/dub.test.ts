@@ -62,12 +62,25 @@ function mse(a: number[], b: number[], [x0, y0, x1, y1]: Region): number {
 const psnr = (m: number) => 10 * Math.log10((255 * 255) / Math.max(m, 1e-6));
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-/** For each probe frame: PSNR of the upper face and of the mouth against the library frame whose upper face is closest. */
-function compare(probes: number[][], library: number[][]): { upper: number; mouth: number }[] {
+/** A frame moved right by dx pixels (edge pixels repeated). */
+function shifted(f: number[], dx: number): number[] {
+  const out = new Array<number>(f.length);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) out[y * SIZE + x] = f[y * SIZE + Math.max(0, Math.min(SIZE - 1, x - dx))]!;
+  }
+  return out;
+}
+
+/**
+ * For each probe frame: PSNR of the upper face and of the mouth against the library frame whose upper face is
+ * closest. With `dx`, the library frames are moved sideways first: the same face, misregistered (a negative control).
+ */
+function compare(probes: number[][], library: number[][], dx = 0): { upper: number; mouth: number }[] {
+  const lib = dx ? library.map((l) => shifted(l, dx)) : library;
   return probes.map((p) => {
-    let best = library[0]!;
+    let best = lib[0]!;
     let bestMse = Infinity;
-    for (const l of library) {
+    for (const l of lib) {
       const m = mse(p, l, UPPER);
       if (m < bestMse) {
         bestMse = m;
@@ -189,6 +202,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     writeFileSync(artifactPath('listener-dubbed.png'), await page.screenshot());
     expect(dubbed.language).toBe('es');
     const dubbedCmp = compare(dubbed.frames, library.frames);
+    const dubbedShiftedCmp = compare(dubbed.frames, library.frames, 3);
 
     const pipeline = (server.rooms.get(room)!.dubs as DubManager).pipelines[0]!;
     // Lip sync of the listener's playout. Right after the switch Chromium's A/V sync is still converging (it moves
@@ -215,16 +229,25 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     // The demo page runs the SDK's DubLipSync, which trims the residual offset after the browser's own sync: settled
     // also means it made no adjustment over those 8 readings.
     const trims: number[] = [];
+    const playoutWhileSettling: Awaited<ReturnType<typeof playoutStats>>[] = [];
     while (Date.now() - settleStart < 30_000) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) {
         recent.push(o);
         trims.push((await lipSyncState(page))?.adjustments ?? 0);
+        if (recent.length % 6 === 1) playoutWhileSettling.push(await playoutStats(page, 'speaker'));
       }
       if (recent.length >= 8 && settled(recent.slice(-8)) && trims.at(-8) === trims.at(-1)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const avSettleMs = Date.now() - settleStart;
+    // Send lag of the first packets of each stream (every 50th, ms): a stream that starts late skews the SFU's first
+    // sender reports, which the listener's sync then takes many seconds to unwind.
+    const early = pipeline.sendLags();
+    const sendLagsEarly = {
+      audio: early.audio.filter((_, i) => i % 50 === 0).map(Math.round),
+      video: early.video.filter((_, i) => i % 50 === 0).map(Math.round),
+    };
     pipeline.resetSendLag();
     for (let i = 0; i < 16; i++) {
       const o = await avOffsetMs(page, 'speaker');
@@ -261,10 +284,13 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       energyDelta: energy1.audioEnergy - energy0.audioEnergy,
       control: { upper: m(controlCmp, 'upper'), mouth: m(controlCmp, 'mouth') },
       dubbed: { upper: m(dubbedCmp, 'upper'), mouth: m(dubbedCmp, 'mouth') },
+      dubbedVsShiftedLibrary: { upper: m(dubbedShiftedCmp, 'upper') },
       back: { upper: m(backCmp, 'upper'), mouth: m(backCmp, 'mouth') },
       avSettleMs,
       avOffsetsWhileSettling: recent.map((o) => Math.round(o)),
       lipSync,
+      playoutWhileSettling,
+      sendLagsEarly,
       avOffsetMs: offsets.map((o) => Math.round(o)),
       audioDevicePlayoutDelayMs: deviceDelayMs,
       avOffsetHeardMs: heard.map((o) => Math.round(o)),
@@ -275,12 +301,13 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     writeFileSync(artifactPath('dub-report.json'), JSON.stringify(report, null, 2));
     av = { offsets: heard, settled: avSettleMs < 30_000 };
 
-    // Upper face: the dubbed frame is the speaker's (close to the best original frame), mouth: re-rendered.
-    // No bound relative to the control's upper face: the speaker's browser changes its encoding quality over the run
-    // (bandwidth ramp, CPU adaptation), so the same original stream measured 33-44 dB at different moments of one
-    // run, and dubbed-minus-control upper ranged from +3.5 to -11 dB across runs (idle, one core busy, CI). What
-    // separates a re-rendered mouth on the speaker's own face from anything else is the upper/mouth split below.
-    expect(report.dubbed.upper).toBeGreaterThan(27);
+    // Upper face: the dubbed frame is the speaker's own (pixel-registered with an original frame), mouth: re-rendered.
+    // No fixed bound against the control's upper face: the speaker's browser changes its encoding quality over the
+    // run (bandwidth ramp, CPU adaptation), so the same original stream measured 33-44 dB at different moments of one
+    // run, and the dubbed upper face 26.7-46.9 dB across runs (heavily loaded machine to idle). The negative control
+    // is measured on the same dubbed frames: the original frames moved 3 px sideways (the same face, misregistered).
+    expect(report.dubbed.upper).toBeGreaterThan(22);
+    expect(report.dubbed.upper).toBeGreaterThan(report.dubbedVsShiftedLibrary.upper + 2);
     expect(report.dubbed.mouth).toBeLessThan(report.control.mouth - 3);
     expect(report.dubbed.upper - report.dubbed.mouth).toBeGreaterThan(report.control.upper - report.control.mouth + 3);
     // Dubbed audio plays.

@@ -160,7 +160,8 @@ export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
 
 /**
  * Chrome's own view of the playout of a speaker's visible tracks: `estimatedPlayoutTimestamp` (the sender-clock NTP
- * time, from the RTCP SRs the receiver got from the SFU, of what plays now) and the average jitter-buffer delays.
+ * time, from the RTCP SRs the receiver got from the SFU, of what plays now) and the jitter-buffer delays averaged
+ * since the previous call (since the track started on the first call).
  * `playoutOffsetMs` = audio - video estimated playout timestamps (what the browser's own A/V sync aims at 0).
  */
 export function playoutStats(page: Page, peerId: string): Promise<Record<string, number | null>> {
@@ -185,11 +186,18 @@ export function playoutStats(page: Page, peerId: string): Promise<Record<string,
       const report = await client.consumerOf(t.consumerId)?.getStats();
       report?.forEach((s: Record<string, unknown>) => {
         if (s.type !== 'inbound-rtp') return;
-        // Cumulative averages since the track started (ms).
+        // Averages since the previous call for this consumer (ms); the stats hold sums since the track started.
         const n = Number(s.jitterBufferEmittedCount ?? 0);
+        const w = window as unknown as { __jbPrev?: Record<string, number> };
+        const prev = (w.__jbPrev ??= {});
+        const key = `${t.consumerId}`;
+        const dn = n - (prev[`${key}.n`] ?? 0);
         for (const k of ['jitterBufferDelay', 'jitterBufferTargetDelay', 'jitterBufferMinimumDelay']) {
-          out[`${kind}.${k}`] = n > 0 ? Math.round((Number(s[k] ?? 0) / n) * 1000) : null;
+          const sum = Number(s[k] ?? 0);
+          out[`${kind}.${k}`] = dn > 0 ? Math.round(((sum - (prev[`${key}.${k}`] ?? 0)) / dn) * 1000) : null;
+          prev[`${key}.${k}`] = sum;
         }
+        prev[`${key}.n`] = n;
         if (typeof s.estimatedPlayoutTimestamp === 'number') est[kind] = s.estimatedPlayoutTimestamp;
       });
       // Audio device playout delay (RTCAudioPlayoutStats): what the sound spends after the jitter buffer.

@@ -226,6 +226,11 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     return { audio: med(this.#lags.audio), video: med(this.#lags.video), n };
   }
 
+  /** The send lags of the last packets per stream, oldest first (ms; diagnostics). */
+  sendLags(): Record<MediaKind, number[]> {
+    return { audio: [...this.#lags.audio], video: [...this.#lags.video] };
+  }
+
   /** Forgets the send lags measured so far (measure a later period). */
   resetSendLag(): void {
     this.#lags = { audio: [], video: [] };
