@@ -227,7 +227,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       return Math.abs(slopePerS) < 5 && Math.max(...xs) - Math.min(...xs) <= 40;
     };
     // The demo page runs the SDK's DubLipSync, which trims the residual offset after the browser's own sync: settled
-    // also means it made no adjustment over those 8 readings.
+    // also means it made no adjustment over the last 14 readings.
     const trims: number[] = [];
     const playoutWhileSettling: Awaited<ReturnType<typeof playoutStats>>[] = [];
     while (Date.now() - settleStart < 30_000) {
@@ -237,7 +237,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
         trims.push((await lipSyncState(page))?.adjustments ?? 0);
         if (recent.length % 6 === 1) playoutWhileSettling.push(await playoutStats(page, 'speaker'));
       }
-      if (recent.length >= 8 && settled(recent.slice(-8)) && trims.at(-8) === trims.at(-1)) break;
+      // (DubLipSync decides on 12 readings: no adjustment over the last 14 means none is about to land.)
+      if (recent.length >= 14 && settled(recent.slice(-8)) && trims.at(-14) === trims.at(-1)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const avSettleMs = Date.now() - settleStart;

@@ -10,8 +10,8 @@
  * playout delay later (RTCAudioPlayoutStats). `heard offset = audio time heard now - video time shown now`
  * (positive: the voice is ahead of the lips).
  *
- * `DubLipSync` reads that offset twice a second for every dubbed view, and when it is steady (8 readings within
- * 40 ms of each other, first and last within 15 ms) and its median is between 15 and 80 ms, it delays the stream
+ * `DubLipSync` reads that offset twice a second for every dubbed view, and when it is steady (12 readings within
+ * 30 ms of each other, first and last within 15 ms) and its median is between 15 and 80 ms, it delays the stream
  * that is ahead by that median through the receiver's `jitterBufferTarget`, at most 120 ms above what the browser
  * chose. Larger offsets are transients (a stall upstream, the browser's sync still walking) and are left alone. A
  * view that changes (back to the original, another language) starts over with the browser's own targets.
@@ -26,9 +26,9 @@ type Receiver = RTCRtpReceiver & { jitterBufferTarget?: number | null };
 export interface DubLipSyncOptions {
   /** Period of the readings, in ms. Default 500. */
   intervalMs?: number;
-  /** Readings a decision is made on. Default 8. */
+  /** Readings a decision is made on. Default 12 (6 s). */
   readings?: number;
-  /** Readings further apart than this mean the offset still moves: no decision. Default 40 ms. */
+  /** Readings further apart than this mean the offset still moves: no decision. Default 30 ms. */
   steadyRangeMs?: number;
   /** Offsets within this are left alone. Default 15 ms. */
   deadBandMs?: number;
@@ -75,8 +75,8 @@ export class DubLipSync {
     this.#client = client;
     this.#o = {
       intervalMs: options.intervalMs ?? 500,
-      readings: options.readings ?? 8,
-      steadyRangeMs: options.steadyRangeMs ?? 40,
+      readings: options.readings ?? 12,
+      steadyRangeMs: options.steadyRangeMs ?? 30,
       deadBandMs: options.deadBandMs ?? 15,
       maxTrimMs: options.maxTrimMs ?? 80,
       maxAddedMs: options.maxAddedMs ?? 120,

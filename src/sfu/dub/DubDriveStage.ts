@@ -30,7 +30,7 @@ const DRIVE_FRAME_SAMPLES = 960; // 20 ms
 /**
  * How far behind the newest video frame the clock runs when the speaker's audio is missing. Audio normally arrives
  * within a few tens of ms of the video of the same time; beyond this it counts as stopped. Below the transcoding
- * processor's output slack (400 ms in DubPipeline), so frames released this late still leave on schedule.
+ * processor's output slack (800 ms in DubPipeline), so frames released this late still leave on schedule.
  */
 const VIDEO_CLOCK_LAG_MS = 200;
 

@@ -42,7 +42,11 @@ export interface DubPipelineOptions {
   timelineDelayMs?: number;
   /**
    * Slack for the face stage's and encoders' jitter: both outputs leave the processor at their media time + the
-   * stage's delay + this (TranscodingProcessorOptions.paceOutputMs), so listeners can lip-sync them. Default 400.
+   * stage's delay + this (TranscodingProcessorOptions.paceOutputMs), so listeners can lip-sync them. Default 800:
+   * with 400, stalls of the face stage or of the main thread on a loaded 2-core machine (up to ~850 ms, measured in
+   * test/e2e/dub.test.ts) sent packets late, and the listener's jitter buffer and A/V sync then swung by up to 1.5 s
+   * for tens of seconds; with 800 the same runs stayed on schedule. It adds to the dub's delay (2530 ms in all with
+   * the default timeline), which matters little next to the seconds a translation takes.
    */
   outputSlackMs?: number;
   /** See SpeakerTapOptions.settleMs. Default 50. */
@@ -165,7 +169,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       });
       const processor = await TranscodingProcessor.create(inputs, {
         stage,
-        paceOutputMs: this.#options.outputSlackMs ?? 400,
+        paceOutputMs: this.#options.outputSlackMs ?? 800,
         onWarning: (m) => logger.debug(`dub ${this.speakerPeerId}/${this.language}: ${m}`),
       });
       processor.on('senderReport', (kind: MediaKind, ntpMs: number, rtpTimestamp: number) => {
@@ -208,7 +212,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       language: this.language,
       fps: Math.round(fps * 10) / 10,
       // What listeners see: stage delay (timeline + face stage) + the output pacing slack.
-      delayMs: stage ? stage.delayMs + (this.#options.outputSlackMs ?? 400) : 0,
+      delayMs: stage ? stage.delayMs + (this.#options.outputSlackMs ?? 800) : 0,
       faceRendering: this.faceRendering,
       segments: stage?.counters.segments ?? 0,
       framesOut: stage?.counters.videoOut ?? 0,
