@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LipsyncEngine } from '../../src/pipeline/lipsync/LipsyncEngine.ts';
 import { ImplicitMemory } from '../../src/pipeline/lipsync/ImplicitMemory.ts';
 import { MemoryGenerator } from '../../src/pipeline/lipsync/MemoryGenerator.ts';
-import { MemoryRenderer } from '../../src/pipeline/lipsync/MemoryRenderer.ts';
+import { MemoryRenderer, type MemoryRendererOptions } from '../../src/pipeline/lipsync/MemoryRenderer.ts';
 import { algorithmicLatency, windowFor } from '../../src/pipeline/lipsync/scheduler.ts';
 import { mouthOpening } from '../../src/pipeline/lipsync/shape.ts';
 import type { FaceRenderer, LandmarkGenerator } from '../../src/pipeline/lipsync/types.ts';
@@ -225,6 +225,29 @@ describe('memory renderer', () => {
     let diff = 0;
     for (let i = 0; i < 256 * 256; i++) diff += Math.abs(out2.data[i]! - f.data[i]!);
     expect(diff).toBeGreaterThan(1000);
+  });
+
+  it('moves the lip interior with its own lip when the local displacement sigma is small', () => {
+    // Lower lip contour down by 0.3 cm; vertex 15 lies between the inner (14) and outer (17) lower-lip contours and
+    // is not a content point: its displacement comes from the content vertices around it.
+    const real = syntheticMesh(0);
+    const target = syntheticMesh(0.3);
+    const shift = 0.3 * 12;
+    const dy = (options: Partial<MemoryRendererOptions>) => {
+      const r = new MemoryRenderer(options) as unknown as {
+        mesh: { vertices: Int32Array };
+        targetVertices(real: Float32Array, target: Float32Array): Float32Array;
+      };
+      const k = r.mesh.vertices.indexOf(15);
+      expect(k).toBeGreaterThanOrEqual(0);
+      return r.targetVertices(real, target)[2 * k + 1]! - real[2 * 15 + 1]!;
+    };
+    const wide = dy({});
+    expect(dy({ displaceLocalSigmaIod: 0.12 })).toBeCloseTo(wide, 9); // 0 = the reach sigma (the default)
+    const local = dy({ displaceLocalSigmaIod: 0.03 });
+    expect(local).toBeGreaterThan(wide);
+    expect(local).toBeGreaterThan(0.8 * shift);
+    expect(local).toBeLessThanOrEqual(shift + 1e-6);
   });
 
   it('returns null (engine falls back) before it holds references', () => {

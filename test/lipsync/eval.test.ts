@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultClipsDir } from '../../src/cli/paths.ts';
-import { evaluateClip } from '../../src/pipeline/lipsync/eval/index.ts';
+import { evaluateClip, type ScoredFrames } from '../../src/pipeline/lipsync/eval/index.ts';
 import { createNeuralPath } from '../../src/pipeline/lipsync/neural/index.ts';
 
 const clip = join(defaultClipsDir(), 'vrt_face_5.mp4');
@@ -10,8 +10,23 @@ const neuralDir = 'models/neural/smoke-tiny';
 
 describe('reconstruction eval', () => {
   it.skipIf(!existsSync(clip))('gives finite figures on a short piece of a real clip', async () => {
-    const r = await evaluateClip(clip, { maxSeconds: 3, phones: false });
+    let scored: ScoredFrames | null = null;
+    let outputs = 0;
+    const r = await evaluateClip(clip, {
+      maxSeconds: 3,
+      phones: false,
+      onScored: (_c, d) => (scored = d),
+      onFrame: (engine, k, out, real) => {
+        if (engine === 'pred' && k >= 0 && out.width === real.width) outputs++;
+      },
+    });
     expect(r.frames).toBe(75);
+    // Diagnostics hooks: one entry per scored frame, the generator's targets as 57 content points.
+    const d = scored as ScoredFrames | null;
+    expect(d!.real).toHaveLength(r.scoredFrames);
+    expect(Object.keys(d!.engines).sort()).toEqual(['mean', 'oracle', 'pred']);
+    expect(d!.engines.pred!.targets.filter((t) => t?.length === 114).length).toBeGreaterThan(r.scoredFrames / 2);
+    expect(outputs).toBe(r.scoredFrames);
     expect(r.scoredFrames).toBeGreaterThan(30);
     for (const k of [
       'mouthCorr',

@@ -44,6 +44,16 @@ export interface MemoryRendererOptions {
   minGapFrames: number;
   /** Apply the colour correction (default true). */
   colorMatch: boolean;
+  /**
+   * Reach of the content displacement onto the other lower-face vertices (Gaussian sigma, IOD of the real face).
+   * Default 0.12.
+   */
+  displaceSigmaIod: number;
+  /**
+   * Sigma (IOD) of the weights that average the nearby content displacements for a non-content vertex (the lip
+   * interior between the contours, the skin around). 0: the reach sigma (the former behaviour). Default 0.
+   */
+  displaceLocalSigmaIod: number;
 }
 
 export const defaultMemoryRendererOptions: MemoryRendererOptions = {
@@ -57,6 +67,8 @@ export const defaultMemoryRendererOptions: MemoryRendererOptions = {
   sigmaIod: 0.01,
   minGapFrames: 3,
   colorMatch: true,
+  displaceSigmaIod: 0.12,
+  displaceLocalSigmaIod: 0,
 };
 
 interface Reference {
@@ -329,7 +341,8 @@ export class MemoryRenderer implements FaceRenderer {
     }
     // Scale: interocular distance of the real mesh.
     const iod = interocular(real) || 1;
-    const sigma = 0.12 * iod;
+    const sigma = this.options.displaceSigmaIod * iod;
+    const local = (this.options.displaceLocalSigmaIod || this.options.displaceSigmaIod) * iod;
     for (let k = 0; k < m.vertices.length; k++) {
       const v = m.vertices[k]!;
       if (m.border[k]) {
@@ -339,20 +352,24 @@ export class MemoryRenderer implements FaceRenderer {
         out[2 * k] = tvFull[2 * k]!;
         out[2 * k + 1] = tvFull[2 * k + 1]!;
       } else {
-        let dx = 0;
-        let dy = 0;
-        let ws = 1; // a zero displacement with weight 1 keeps far vertices in place
-        let wmax = 0;
+        // Direction and amount from the nearby content vertices (weights with the local sigma, relative to the
+        // nearest one so that they never underflow), damped by the distance to the nearest (the reach sigma).
+        let d2min = Infinity;
         for (const c of cIdx) {
           const d2 = (rv[2 * c]! - rv[2 * k]!) ** 2 + (rv[2 * c + 1]! - rv[2 * k + 1]!) ** 2;
-          const w = Math.exp(-d2 / (2 * sigma * sigma));
-          wmax = Math.max(wmax, w);
+          if (d2 < d2min) d2min = d2;
+        }
+        let dx = 0;
+        let dy = 0;
+        let ws = 0;
+        for (const c of cIdx) {
+          const d2 = (rv[2 * c]! - rv[2 * k]!) ** 2 + (rv[2 * c + 1]! - rv[2 * k + 1]!) ** 2;
+          const w = Math.exp(-(d2 - d2min) / (2 * local * local));
           dx += w * (tvFull[2 * c]! - rv[2 * c]!);
           dy += w * (tvFull[2 * c + 1]! - rv[2 * c + 1]!);
           ws += w;
         }
-        // Normalise among content vertices, damped by closeness to the nearest one.
-        const share = wmax / (ws - 1 || 1);
+        const share = Math.exp(-d2min / (2 * sigma * sigma)) / (ws || 1);
         out[2 * k] = rv[2 * k]! + dx * share;
         out[2 * k + 1] = rv[2 * k + 1]! + dy * share;
       }

@@ -9,6 +9,7 @@ export {
   type ClipFigures,
   type EvalOptions,
   type NeuralVariant,
+  type ScoredFrames,
   type TrackedClip,
   type VariantFigures,
 } from './runEval.ts';

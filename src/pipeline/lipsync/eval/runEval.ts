@@ -16,7 +16,7 @@ import type { NeuralPath } from '../neural/index.ts';
 import { NeuralLandmarkGenerator } from '../neural/NeuralLandmarkGenerator.ts';
 import type { FaceRenderer, LandmarkGenerator } from '../types.ts';
 import { MemoryGenerator, type MemoryGeneratorOptions } from '../MemoryGenerator.ts';
-import { MemoryRenderer } from '../MemoryRenderer.ts';
+import { MemoryRenderer, type MemoryRendererOptions } from '../MemoryRenderer.ts';
 import { defaultPriorPath, OpeningPrior } from '../OpeningPrior.ts';
 import { allphoneAvailable, PhoneTrack, recognizePhones } from '../phones.ts';
 import { meshXY, mouthOpening, withContent } from '../shape.ts';
@@ -31,6 +31,8 @@ export interface EvalOptions {
   priorPath?: string;
   /** Generator settings (fusion weights, lead...). */
   generator?: Partial<MemoryGeneratorOptions>;
+  /** Memory renderer settings (every engine that uses the memory renderer, baselines included). */
+  renderer?: Partial<MemoryRendererOptions>;
   log?: (m: string) => void;
   /** Receives per-frame real meshes + audio for the prior builder. */
   onTrack?: (clip: string, data: TrackedClip) => void;
@@ -39,6 +41,17 @@ export interface EvalOptions {
    * neural generator + memory renderer; `neuralRen`: memory generator + neural renderer; `neural`: both neural.
    */
   neural?: { path: NeuralPath; variants: NeuralVariant[]; referenceCount?: number };
+  /** Receives the scored frames' meshes (real, re-tracked per engine) and the generator's targets (diagnostics). */
+  onScored?: (clip: string, data: ScoredFrames) => void;
+  /** Receives each scored output frame of each engine with the real frame (diagnostics). */
+  onFrame?: (engine: string, scoredIndex: number, out: VideoFrame, real: VideoFrame) => void;
+}
+
+/** Per scored frame (index 0 = the first scored frame): meshes (x, y pixels) or null where tracking failed. */
+export interface ScoredFrames {
+  real: (Float32Array | null)[];
+  /** Per engine: the re-tracked output meshes and the generator's target content points (57, frame pixels). */
+  engines: Record<string, { meshes: (Float32Array | null)[]; targets: (Float32Array | null)[] }>;
 }
 
 export type NeuralVariant = 'neuralGen' | 'neuralRen' | 'neural';
@@ -119,6 +132,8 @@ interface VariantAcc {
   rendered: number;
   /** The generator's own predicted opening per scored frame (centre of its window). */
   predicted: (number | null)[];
+  /** The generator's content points per scored frame (centre of its window), frame pixels. */
+  targets: (Float32Array | null)[];
 }
 
 const std = (a: readonly number[]) => {
@@ -204,7 +219,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
       );
       neuralParts.push(r);
       renderer = r;
-    } else renderer = new MemoryRenderer();
+    } else renderer = new MemoryRenderer(opts.renderer);
     const engine = new LipsyncEngine({
       track,
       generator,
@@ -212,9 +227,19 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
       driveAudio: false,
       targetOverride: vname === 'oracle' ? (_i, mesh) => mesh : undefined,
     });
-    const a: VariantAcc = { openings: [], meshes: [], lmd: [], psnr: [], ssim: [], rendered: 0, predicted: [] };
-    if (vname !== 'mean' && vname !== 'oracle') {
-      // The generator's own opening for each scored frame (the centre of its window), before rendering.
+    const a: VariantAcc = {
+      openings: [],
+      meshes: [],
+      lmd: [],
+      psnr: [],
+      ssim: [],
+      rendered: 0,
+      predicted: [],
+      targets: [],
+    };
+    if (vname !== 'oracle') {
+      // The generator's own opening for each scored frame (the centre of its window), before rendering (for `mean`:
+      // only its targets are reported, to onScored).
       const origGenerate = generator.generate.bind(generator);
       generator.generate = async (w) => {
         const res = await origGenerate(w);
@@ -223,6 +248,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
         if (f && f.frameIndex >= half) {
           const o = res.openingIod?.[c] ?? (res.content[c] ? mouthOpening(withContent(f.mesh, res.content[c])) : null);
           a.predicted[f.frameIndex - half] = o ?? null;
+          a.targets[f.frameIndex - half] = res.content[c] ?? null;
         }
         return res;
       };
@@ -245,6 +271,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
           a.ssim.push(q.ssim);
         }
         if (out.data !== real.frame.data) a.rendered++;
+        opts.onFrame?.(vname, k, out, real.frame);
       }
       if (--real.pending <= 0) realFrames.delete(index);
     });
@@ -404,6 +431,10 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     figures.variants = Object.fromEntries(opts.neural.variants.map((n) => [n, variantFigures(n)]));
   }
   opts.onTrack?.(clip, { fps, meshes: allMeshes, audio: pcm.samples, audioOffsetMs });
+  opts.onScored?.(clip, {
+    real: realMeshes,
+    engines: Object.fromEntries([...acc].map(([n, x]) => [n, { meshes: x.meshes, targets: x.targets }])),
+  });
   for (const [n, e] of engines) log(`${clip} [${n}] ${JSON.stringify(e.counters)} ${JSON.stringify(e.timings)}`);
   for (const e of engines.values()) e.close();
   for (const t of trackers.values()) t.close();
