@@ -4,13 +4,26 @@
  * the figures plus the scored frames' points (stable + lip + jaw points of the real mesh, of each engine's re-tracked
  * output, and the generator's targets), for offline analysis of what the render + re-track round trip does.
  *
- *   node --import tsx scripts/build-prior-render.ts --only sadtalker,vrt [--gen '{"shapeResidual":0}'] --out FILE
+ * `--swap N` (diagnostic): the default engine's targets become the REAL mouth shape of frame i + N (from the
+ * `--dump-tracks` data in `--tracks DIR`, through the template frame), i.e. real shapes that do not belong to the frame.
+ *
+ *   node --import tsx scripts/build-prior-render.ts --only sadtalker,vrt [--gen '{"shapeResidual":0}'] \
+ *     [--ren '{"displaceLocalSigmaIod":0.03}'] [--swap 10 --tracks .cache/lipsync/tracks] --out FILE
  */
 import '../src/polyfills.ts';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { evaluateClip, type ClipFigures } from '../src/pipeline/lipsync/eval/index.ts';
-import { CONTENT_INDICES, STABLE_INDICES } from '../src/pipeline/lipsync/shape.ts';
+import { MemoryGenerator } from '../src/pipeline/lipsync/MemoryGenerator.ts';
+import {
+  CONTENT_INDICES,
+  contentFromTemplate,
+  contentOpening,
+  contentToTemplate,
+  meshToTemplate,
+  STABLE_INDICES,
+} from '../src/pipeline/lipsync/shape.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -22,6 +35,35 @@ const only = (opt('only') ?? 'sadtalker,vrt').split(',');
 const generator = JSON.parse(opt('gen') ?? '{}') as Record<string, unknown>;
 const renderer = JSON.parse(opt('ren') ?? '{}') as Record<string, unknown>;
 const out = resolve(opt('out') ?? '.cache/lipsync/render-dump.json');
+const swap = opt('swap') !== undefined ? Number(opt('swap')) : null;
+const tracksDir = resolve(opt('tracks') ?? '.cache/lipsync/tracks');
+
+/** Replaces the default generator's output by the real shape of frame i + swap (the mean engine is left alone). */
+function swapTargets(clip: string): () => void {
+  const file = join(tracksDir, `${clip}.track.json`);
+  if (swap === null || !existsSync(file)) {
+    if (swap !== null) throw new Error(`--swap needs ${file}`);
+    return () => {};
+  }
+  const meshes = (JSON.parse(readFileSync(file, 'utf8')) as { meshes: (number[] | null)[] }).meshes;
+  // Always called with the generator as `this` (orig.call below): patched on the prototype for this one clip.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const orig = MemoryGenerator.prototype.generate;
+  MemoryGenerator.prototype.generate = function (this: MemoryGenerator, w) {
+    if (this.meanOnly || this.speaker.n < this.options.minObserved) return orig.call(this, w);
+    const shapes = w.frames.map((f) => {
+      const src = meshes[f.frameIndex + swap] ?? meshes[f.frameIndex] ?? f.mesh;
+      return contentToTemplate(src, meshToTemplate(src));
+    });
+    return Promise.resolve({
+      content: shapes.map((sh, i) => contentFromTemplate(sh, meshToTemplate(w.frames[i]!.mesh))),
+      openingIod: shapes.map((sh) => contentOpening(sh)),
+    });
+  };
+  return () => {
+    MemoryGenerator.prototype.generate = orig;
+  };
+}
 
 /** Points kept per mesh: stable (8) then content (57). */
 const KEEP = [...STABLE_INDICES, ...CONTENT_INDICES];
@@ -43,6 +85,7 @@ const result: {
 };
 for (const f of files) {
   let frames_: unknown = null;
+  const restore = swapTargets(f);
   const fig = await evaluateClip(join(clipsDir, f), {
     generator,
     renderer,
@@ -56,6 +99,7 @@ for (const f of files) {
       };
     },
   });
+  restore();
   result.clips.push({ ...fig, frames_ });
   console.error(
     `[render] ${f}: lipLmd ${fig.lipLmd.toFixed(4)} mean ${fig.lipLmdMean.toFixed(4)} oracle ${fig.lipLmdOracle.toFixed(4)} ` +
