@@ -12,6 +12,7 @@
  * Screenshots and frames go to artifacts/e2e/.
  */
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
@@ -119,6 +120,20 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
   let media: FakeMedia;
   const browsers: Browser[] = [];
 
+  // Stalls of the server's event loop (where the SFU, the tap and the dub's audio run) show in the report.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  // Each stall over 100 ms: [ms since the listener chose Spanish, length in ms].
+  const stalls: [number, number][] = [];
+  let dubChosenAt = performance.now();
+  let lastTick = performance.now();
+  const stallTimer = setInterval(() => {
+    const now = performance.now();
+    if (now - lastTick > 110) stalls.push([Math.round(now - dubChosenAt), Math.round(now - lastTick - 10)]);
+    lastTick = now;
+  }, 10);
+  stallTimer.unref();
+
   beforeAll(async () => {
     media = makeFakeMedia(clip('sadtalker_WDA_AOC_000.mp4'), { seconds: 8, size: 320 });
     server = await LipsyncServer.start({
@@ -172,6 +187,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
 
     // Choose Spanish on the page (as a user would with the tile's select).
     const t0 = Date.now();
+    dubChosenAt = performance.now();
+    loopDelay.reset();
     await page.evaluate(() =>
       (window as unknown as { demo: { setDub(p: string, l: string): Promise<unknown> } }).demo.setDub('speaker', 'es'),
     );
@@ -195,14 +212,20 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       90_000,
     );
     await new Promise((r) => setTimeout(r, 2000));
+    const phases: Record<string, number> = { switched: switchMs };
+    const mark = (name: string) => (phases[name] = Math.round(performance.now() - dubChosenAt));
+    mark('grabStart');
     const energy0 = (await inboundStats(page, 'speaker'))!;
     const dubbed = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
     const energy1 = (await inboundStats(page, 'speaker'))!;
+    mark('grabEnd');
     savePng('dubbed-frame.png', dubbed.png);
     writeFileSync(artifactPath('listener-dubbed.png'), await page.screenshot());
+    mark('screenshotEnd');
     expect(dubbed.language).toBe('es');
     const dubbedCmp = compare(dubbed.frames, library.frames);
     const dubbedShiftedCmp = compare(dubbed.frames, library.frames, 3);
+    mark('compareEnd');
 
     const pipeline = (server.rooms.get(room)!.dubs as DubManager).pipelines[0]!;
     // Lip sync of the listener's playout. Right after the switch Chromium's A/V sync is still converging (it moves
@@ -292,6 +315,13 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       lipSync,
       playoutWhileSettling,
       sendLagsEarly,
+      eventLoopDelayMs: {
+        p50: loopDelay.percentile(50) / 1e6,
+        p99: loopDelay.percentile(99) / 1e6,
+        max: loopDelay.max / 1e6,
+      },
+      eventLoopStalls: stalls.filter(([t]) => t >= 0),
+      phases,
       avOffsetMs: offsets.map((o) => Math.round(o)),
       audioDevicePlayoutDelayMs: deviceDelayMs,
       avOffsetHeardMs: heard.map((o) => Math.round(o)),
