@@ -123,16 +123,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
   // Stalls of the server's event loop (where the SFU, the tap and the dub's audio run) show in the report.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  // Each stall over 100 ms: [ms since the listener chose Spanish, length in ms].
-  const stalls: [number, number][] = [];
   let dubChosenAt = performance.now();
-  let lastTick = performance.now();
-  const stallTimer = setInterval(() => {
-    const now = performance.now();
-    if (now - lastTick > 110) stalls.push([Math.round(now - dubChosenAt), Math.round(now - lastTick - 10)]);
-    lastTick = now;
-  }, 10);
-  stallTimer.unref();
 
   beforeAll(async () => {
     media = makeFakeMedia(clip('sadtalker_WDA_AOC_000.mp4'), { seconds: 8, size: 320 });
@@ -214,27 +205,15 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     await new Promise((r) => setTimeout(r, 2000));
     const phases: Record<string, number> = { switched: switchMs };
     const mark = (name: string) => (phases[name] = Math.round(performance.now() - dubChosenAt));
-    mark('grabStart');
-    const energy0 = (await inboundStats(page, 'speaker'))!;
-    const dubbed = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
-    const energy1 = (await inboundStats(page, 'speaker'))!;
-    mark('grabEnd');
-    savePng('dubbed-frame.png', dubbed.png);
-    writeFileSync(artifactPath('listener-dubbed.png'), await page.screenshot());
-    mark('screenshotEnd');
-    expect(dubbed.language).toBe('es');
-    const dubbedCmp = compare(dubbed.frames, library.frames);
-    const dubbedShiftedCmp = compare(dubbed.frames, library.frames, 3);
-    mark('compareEnd');
-
     const pipeline = (server.rooms.get(room)!.dubs as DubManager).pipelines[0]!;
     // Lip sync of the listener's playout. Right after the switch Chromium's A/V sync is still converging (it moves
     // the streams' playout delays by at most ~80 ms a second; measured -200 ms closing at ~15 ms/s), so wait until the
-    // offset has stopped moving (last 8 readings, 0.5 s apart: slope under 5 ms/s, range under 40 ms; at most 30 s),
+    // offset has stopped moving (last 14 readings, 0.5 s apart: slope under 5 ms/s, range under 40 ms; at most 40 s),
     // then take the readings that are asserted. Where it settles is not part of the wait.
     const offsets: number[] = [];
     const playout: Awaited<ReturnType<typeof playoutStats>>[] = [];
     const settleStart = Date.now();
+    mark('avStart');
     const recent: number[] = [];
     const settled = (xs: number[]) => {
       const n = xs.length;
@@ -249,11 +228,11 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       const slopePerS = (num / den) * 2; // readings 0.5 s apart
       return Math.abs(slopePerS) < 5 && Math.max(...xs) - Math.min(...xs) <= 40;
     };
-    // The demo page runs the SDK's DubLipSync, which trims the residual offset after the browser's own sync: settled
-    // also means it made no adjustment over the last 14 readings.
+    // The demo page runs the SDK's DubLipSync, which trims the residual offset after the browser's own sync once 12
+    // readings are steady: settled means steady over the last 14 readings with no adjustment among them.
     const trims: number[] = [];
     const playoutWhileSettling: Awaited<ReturnType<typeof playoutStats>>[] = [];
-    while (Date.now() - settleStart < 30_000) {
+    while (Date.now() - settleStart < 40_000) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) {
         recent.push(o);
@@ -261,7 +240,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
         if (recent.length % 6 === 1) playoutWhileSettling.push(await playoutStats(page, 'speaker'));
       }
       // (DubLipSync decides on 12 readings: no adjustment over the last 14 means none is about to land.)
-      if (recent.length >= 14 && settled(recent.slice(-8)) && trims.at(-14) === trims.at(-1)) break;
+      if (recent.length >= 14 && settled(recent.slice(-14)) && trims.at(-14) === trims.at(-1)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const avSettleMs = Date.now() - settleStart;
@@ -281,6 +260,23 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     }
     const health = await dubStats(page);
     const lipSync = await lipSyncState(page);
+    mark('avEnd');
+
+    // Images and audio energy of the dubbed view, after the A/V readings so that the test's own frame grabbing (in this
+    // process, which hosts the SFU here) does not perturb them.
+    mark('grabStart');
+    const energy0 = (await inboundStats(page, 'speaker'))!;
+    const dubbed = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
+    const energy1 = (await inboundStats(page, 'speaker'))!;
+    mark('grabEnd');
+    savePng('dubbed-frame.png', dubbed.png);
+    writeFileSync(artifactPath('listener-dubbed.png'), await page.screenshot());
+    mark('screenshotEnd');
+    expect(dubbed.language).toBe('es');
+    const dubbedCmp = compare(dubbed.frames, library.frames);
+    const dubbedShiftedCmp = compare(dubbed.frames, library.frames, 3);
+    mark('compareEnd');
+
     // The synchronization sources give the audio handed to the output device; it is heard the device's playout delay
     // later (RTCAudioPlayoutStats, ~30 ms here), which Chromium's own A/V sync counts on the audio side too.
     const deviceDelayMs = Number(playout.at(-1)?.['audio.devicePlayoutDelay'] ?? 0);
@@ -320,7 +316,6 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
         p99: loopDelay.percentile(99) / 1e6,
         max: loopDelay.max / 1e6,
       },
-      eventLoopStalls: stalls.filter(([t]) => t >= 0),
       phases,
       avOffsetMs: offsets.map((o) => Math.round(o)),
       audioDevicePlayoutDelayMs: deviceDelayMs,
@@ -330,7 +325,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     };
     console.log(`dub e2e: ${JSON.stringify(report)}`);
     writeFileSync(artifactPath('dub-report.json'), JSON.stringify(report, null, 2));
-    av = { offsets: heard, settled: avSettleMs < 30_000 };
+    av = { offsets: heard, settled: avSettleMs < 40_000 };
 
     // Upper face: the dubbed frame is the speaker's own (pixel-registered with an original frame), mouth: re-rendered.
     // No fixed bound against the control's upper face: the speaker's browser changes its encoding quality over the

@@ -152,9 +152,11 @@ export class DubLipSync {
     if (!r) return;
     await this.#sampleTarget(view.audio.consumerId);
     await this.#sampleTarget(view.video.consumerId);
+    // A sliding window: the first moment the last N readings are steady counts; after an adjustment it starts over.
     state.readings.push(r.heardOffsetMs);
+    if (state.readings.length > this.#o.readings) state.readings.shift();
     if (state.readings.length < this.#o.readings) return;
-    const xs = state.readings.splice(0);
+    const xs = state.readings;
     if (Math.max(...xs) - Math.min(...xs) > this.#o.steadyRangeMs) return;
     const med = [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
     if (Math.abs(med) <= this.#o.deadBandMs || Math.abs(med) > this.#o.maxTrimMs) return;
@@ -171,6 +173,7 @@ export class DubLipSync {
     }
     if (need > 0) this.#addDelay(view[ahead]!.consumerId, ahead, need, state);
     state.adjustments++;
+    state.readings.length = 0;
   }
 
   /** Updates a receiver's recent jitter-buffer target delay (ms; the stats give sums since the start). */
