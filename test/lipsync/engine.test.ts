@@ -250,6 +250,56 @@ describe('memory renderer', () => {
     expect(local).toBeLessThanOrEqual(shift + 1e-6);
   });
 
+  it('moves each lip ring with its own lip and keeps the upper lip still with lipStructure', () => {
+    // The lower lip contours move down by 0.3 cm (the upper lip stays). 15 and 16 lie inside the lower lip, 12 and 11
+    // inside the upper lip; none is a content point.
+    const real = syntheticMesh(0);
+    const target = syntheticMesh(0.3);
+    const shift = 0.3 * 12;
+    const dy = (options: Partial<MemoryRendererOptions>, i: number) => {
+      const r = new MemoryRenderer(options) as unknown as {
+        mesh: { vertices: Int32Array };
+        targetVertices(real: Float32Array, target: Float32Array): Float32Array;
+      };
+      const k = r.mesh.vertices.indexOf(i);
+      expect(k).toBeGreaterThanOrEqual(0);
+      return r.targetVertices(real, target)[2 * k + 1]! - real[2 * i + 1]!;
+    };
+    for (const i of [15, 16]) {
+      expect(dy({ lipStructure: true }, i)).toBeCloseTo(shift, 4);
+      expect(dy({}, i)).toBeLessThan(0.8 * shift); // the distance rule mixes in the upper lip (which stays)
+    }
+    for (const i of [11, 12]) {
+      expect(Math.abs(dy({ lipStructure: true }, i))).toBeLessThan(1e-4);
+      expect(dy({}, i)).toBeGreaterThan(0.1 * shift);
+    }
+    // Skin below the mouth takes no share of the (still) upper lip: it moves more than with the distance rule.
+    expect(dy({ lipStructure: true }, 18)).toBeGreaterThan(dy({}, 18));
+  });
+
+  it('places the warp mesh around the best reference with refGeometry (real border kept)', () => {
+    const r = new MemoryRenderer({ minRefs: 1, minGapFrames: 0, lipStructure: true, refGeometry: true });
+    const open = syntheticMesh(0.3);
+    const closed = syntheticMesh(0);
+    r.observe({ frameIndex: 0, frame: patternFrame(256, 256, 0, 0), mesh: open });
+    const out = r.renderSync({ frame: patternFrame(256, 256, 1, 0), mesh: closed, targets: [open] });
+    expect(out).not.toBeNull();
+    const rr = r as unknown as {
+      mesh: { vertices: Int32Array; border: Uint8Array; weights: Float32Array };
+      targetVertices(real: Float32Array, target: Float32Array, ref?: unknown): Float32Array;
+      bins: unknown[][];
+    };
+    const ref = rr.bins.flat()[0];
+    const tv = rr.targetVertices(closed, open, ref);
+    // The target is the reference's own shape: every vertex lands on the reference's (= the open mesh's) position,
+    // except the border and the feather band, which stay on (or blend back to) the real frame's.
+    const k15 = rr.mesh.vertices.indexOf(15);
+    expect(tv[2 * k15 + 1]!).toBeCloseTo(open[2 * 15 + 1]!, 3);
+    rr.mesh.vertices.forEach((v, k) => {
+      if (v >= 0 && rr.mesh.border[k]) expect(tv[2 * k + 1]!).toBeCloseTo(closed[2 * v + 1]!, 4);
+    });
+  });
+
   it('returns null (engine falls back) before it holds references', () => {
     const r = new MemoryRenderer();
     const mesh = syntheticMesh(0);

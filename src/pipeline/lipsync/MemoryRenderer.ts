@@ -9,15 +9,18 @@
  * no intermediate crop resampling. Runs on one CPU core in a few milliseconds per frame.
  */
 import type { VideoFrame } from '../media.ts';
-import { meshVertices, mouthMesh, type MouthMesh } from './mouthMesh.ts';
+import { lipStructure, meshVertices, mouthMesh, type LipStructure, type MouthMesh } from './mouthMesh.ts';
 import { cropPlane, planesOf, type PlaneCrop } from './planes.ts';
 import {
   CONTENT_INDICES,
   contentOpening,
   contentToTemplate,
+  applySimilarity,
   interocular,
+  invertSimilarity,
   meshToTemplate,
   mouthOpening,
+  type Similarity,
 } from './shape.ts';
 import type { FaceRenderer, RenderRequest, RendererObservation } from './types.ts';
 
@@ -54,6 +57,22 @@ export interface MemoryRendererOptions {
    * interior between the contours, the skin around). 0: the reach sigma (the former behaviour). Default 0.
    */
   displaceLocalSigmaIod: number;
+  /**
+   * Displace the non-content vertices along the lips' structure instead of by distance alone (default false): the
+   * semi rings inside each lip move with their own lip's inner and outer contour points of the same column, and the
+   * skin above (below) the mouth line never takes a share of the lower (upper) lip's displacement. The distances of
+   * the real frame cannot tell the two lips apart when its mouth is closed, so the distance rule mixes their
+   * displacements and folds the lips toward each other when the target is more open than the real mouth.
+   */
+  lipStructure: boolean;
+  /** With `lipStructure`: the skin rule (no share of the other lip's displacement). Default true. */
+  lipSides: boolean;
+  /**
+   * Inside the pasted region, place the non-content vertices around the best reference's own mesh (brought into the
+   * frame by the stable-point similarity) instead of the real frame's (default false); the border and the feather
+   * band blend back to the real frame's by the paste weight.
+   */
+  refGeometry: boolean;
 }
 
 export const defaultMemoryRendererOptions: MemoryRendererOptions = {
@@ -69,6 +88,9 @@ export const defaultMemoryRendererOptions: MemoryRendererOptions = {
   colorMatch: true,
   displaceSigmaIod: 0.12,
   displaceLocalSigmaIod: 0,
+  lipStructure: false,
+  lipSides: true,
+  refGeometry: false,
 };
 
 interface Reference {
@@ -83,6 +105,8 @@ interface Reference {
   format: VideoFrame['format'];
   /** Frontal-ness: smaller is better (|scale change| and rotation of the template fit). */
   quality: number;
+  /** The reference frame's similarity to the template frame. */
+  toTemplate: Similarity;
 }
 
 const LIP_VALUES = 80;
@@ -91,6 +115,10 @@ export class MemoryRenderer implements FaceRenderer {
   readonly name = 'memory';
   readonly options: MemoryRendererOptions;
   private readonly mesh: MouthMesh;
+  private readonly lips: LipStructure;
+  private readonly isContent: Set<number>;
+  /** Positions (into the mesh's vertices) of the content vertices and the virtual ones (centre, anchors). */
+  private readonly contentPos: number[];
   private readonly bins: Reference[][] = [];
   private lastTaken = -Infinity;
   /** Statistics of the last render (for tests and logs). */
@@ -99,6 +127,12 @@ export class MemoryRenderer implements FaceRenderer {
   constructor(options: Partial<MemoryRendererOptions> = {}) {
     this.options = { ...defaultMemoryRendererOptions, ...options };
     this.mesh = mouthMesh();
+    this.lips = lipStructure(this.mesh);
+    this.isContent = new Set(CONTENT_INDICES);
+    this.contentPos = [];
+    this.mesh.vertices.forEach((v, k) => {
+      if (v < 0 || this.isContent.has(v)) this.contentPos.push(k);
+    });
   }
 
   get contextFrames(): number {
@@ -149,8 +183,9 @@ export class MemoryRenderer implements FaceRenderer {
     const crops = planesOf(obs.frame).map((p) =>
       cropPlane(p, x0 * p.scale - 2, y0 * p.scale - 2, x1 * p.scale + 3, y1 * p.scale + 3),
     );
-    const lips = contentToTemplate(obs.mesh, meshToTemplate(obs.mesh)).slice(0, LIP_VALUES);
-    return { frameIndex: obs.frameIndex, opening, lips, verts, crops, format: obs.frame.format, quality };
+    const toTemplate = meshToTemplate(obs.mesh);
+    const lips = contentToTemplate(obs.mesh, toTemplate).slice(0, LIP_VALUES);
+    return { frameIndex: obs.frameIndex, opening, lips, verts, crops, format: obs.frame.format, quality, toTemplate };
   }
 
   /** Picks references for a target (template-frame content points): opening distance + lip-shape distance. */
@@ -197,7 +232,7 @@ export class MemoryRenderer implements FaceRenderer {
     // Target vertices: the real mesh of this frame with its content points moved to the targets; other lower-face
     // vertices follow with a smooth (Gaussian-weighted) share of the nearby content displacement, border fixed.
     const real = req.mesh;
-    const tv = this.targetVertices(real, target);
+    const tv = this.targetVertices(real, target, chosen[0]!.ref);
 
     // A copy (Uint8Array.from: a Buffer's slice() would be a view of the input frame).
     const out: VideoFrame = { ...req.frame, data: Uint8Array.from(req.frame.data) };
@@ -326,23 +361,49 @@ export class MemoryRenderer implements FaceRenderer {
     return out;
   }
 
-  /** Vertex positions of the warp mesh for a target: real border, content from the target, the rest in between. */
-  private targetVertices(real: Float32Array, target: Float32Array): Float32Array {
+  /**
+   * Vertex positions of the warp mesh for a target: real border, content from the target, the rest in between
+   * (displaced from the real frame's mesh, or with `refGeometry` from the best reference's mesh inside the region).
+   */
+  private targetVertices(real: Float32Array, target: Float32Array, ref?: Reference): Float32Array {
     const m = this.mesh;
     const rv = meshVertices(m, real);
     const tvFull = meshVertices(m, target);
-    const out = new Float32Array(rv.length);
-    const isContent = new Set(CONTENT_INDICES);
-    // Displacements of content vertices.
-    const cIdx: number[] = [];
-    for (let k = 0; k < m.vertices.length; k++) {
-      const v = m.vertices[k]!;
-      if (v < 0 || isContent.has(v)) cIdx.push(k);
+    const out = this.displaced(rv, tvFull, interocular(real) || 1);
+    if (this.options.refGeometry && ref) {
+      // The reference's own mesh brought into this frame (similarity on the stable points), then displaced onto the
+      // target: the skin and lip interior keep their layout around the reference's lips, which the pixels follow.
+      const toFrame = invertSimilarity(meshToTemplate(real));
+      const fit = ref.toTemplate;
+      const av = new Float32Array(rv.length);
+      for (let k = 0; k < m.vertices.length; k++) {
+        const [tx, ty] = applySimilarity(fit, ref.verts[2 * k]!, ref.verts[2 * k + 1]!);
+        const [x, y] = applySimilarity(toFrame, tx, ty);
+        av[2 * k] = x;
+        av[2 * k + 1] = y;
+      }
+      const fromRef = this.displaced(av, tvFull, interocular(real) || 1);
+      for (let k = 0; k < m.vertices.length; k++) {
+        if (m.border[k]) continue;
+        const w = m.weights[k]!;
+        out[2 * k] = w * fromRef[2 * k]! + (1 - w) * out[2 * k]!;
+        out[2 * k + 1] = w * fromRef[2 * k + 1]! + (1 - w) * out[2 * k + 1]!;
+      }
     }
-    // Scale: interocular distance of the real mesh.
-    const iod = interocular(real) || 1;
+    return out;
+  }
+
+  /** `base` with its content vertices moved to `tvFull` and the others taking a share of the nearby displacement. */
+  private displaced(base: Float32Array, tvFull: Float32Array, iod: number): Float32Array {
+    const m = this.mesh;
+    const rv = base;
+    const out = new Float32Array(rv.length);
+    const isContent = this.isContent;
+    const cIdx = this.contentPos;
     const sigma = this.options.displaceSigmaIod * iod;
     const local = (this.options.displaceLocalSigmaIod || this.options.displaceSigmaIod) * iod;
+    const structured = this.options.lipStructure;
+    const ls = this.lips;
     for (let k = 0; k < m.vertices.length; k++) {
       const v = m.vertices[k]!;
       if (m.border[k]) {
@@ -351,11 +412,22 @@ export class MemoryRenderer implements FaceRenderer {
       } else if (v < 0 || isContent.has(v)) {
         out[2 * k] = tvFull[2 * k]!;
         out[2 * k + 1] = tvFull[2 * k + 1]!;
+      } else if (structured && ls.ringInner[k]! >= 0) {
+        // A semi-ring vertex inside a lip: the displacement of its column's inner and outer contour points.
+        const a = ls.ringInner[k]!;
+        const b = ls.ringOuter[k]!;
+        const f = ls.ringFraction[k]!;
+        out[2 * k] = rv[2 * k]! + (1 - f) * (tvFull[2 * a]! - rv[2 * a]!) + f * (tvFull[2 * b]! - rv[2 * b]!);
+        out[2 * k + 1] =
+          rv[2 * k + 1]! + (1 - f) * (tvFull[2 * a + 1]! - rv[2 * a + 1]!) + f * (tvFull[2 * b + 1]! - rv[2 * b + 1]!);
       } else {
         // Direction and amount from the nearby content vertices (weights with the local sigma, relative to the
-        // nearest one so that they never underflow), damped by the distance to the nearest (the reach sigma).
+        // nearest one so that they never underflow), damped by the distance to the nearest (the reach sigma). With
+        // `lipStructure`, never from the other lip (nor the mouth centre).
+        const side = structured && this.options.lipSides ? ls.side[k]! : 0;
         let d2min = Infinity;
         for (const c of cIdx) {
+          if (side !== 0 && (ls.side[c] === -side || m.vertices[c]! < 0)) continue;
           const d2 = (rv[2 * c]! - rv[2 * k]!) ** 2 + (rv[2 * c + 1]! - rv[2 * k + 1]!) ** 2;
           if (d2 < d2min) d2min = d2;
         }
@@ -363,6 +435,7 @@ export class MemoryRenderer implements FaceRenderer {
         let dy = 0;
         let ws = 0;
         for (const c of cIdx) {
+          if (side !== 0 && (ls.side[c] === -side || m.vertices[c]! < 0)) continue;
           const d2 = (rv[2 * c]! - rv[2 * k]!) ** 2 + (rv[2 * c + 1]! - rv[2 * k + 1]!) ** 2;
           const w = Math.exp(-(d2 - d2min) / (2 * local * local));
           dx += w * (tvFull[2 * c]! - rv[2 * c]!);

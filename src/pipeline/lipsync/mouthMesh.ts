@@ -205,3 +205,72 @@ function orderRun(run: readonly number[]): number[] {
   }
   return out;
 }
+
+/** MediaPipe's lip contours and semi rings, column-aligned from the right corner (61 / 78) to the left (291 / 308). */
+const UPPER_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291];
+const UPPER_SEMI_OUTER = [76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306];
+const UPPER_SEMI_INNER = [62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292];
+const UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308];
+const LOWER_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291];
+const LOWER_SEMI_OUTER = [76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306];
+const LOWER_SEMI_INNER = [62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292];
+const LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+
+/** Per mouth-mesh vertex: which lip it belongs to, and how the semi-ring vertices sit between their contours. */
+export interface LipStructure {
+  /** -1: upper lip (contour, corners excluded) or skin above the mouth line; +1: lower; 0: corners, jaw, centre. */
+  side: Int8Array;
+  /** For a semi-ring vertex: the positions (into `vertices`) of its column's inner and outer contour points; -1. */
+  ringInner: Int32Array;
+  ringOuter: Int32Array;
+  /** Where it sits between them (0 = inner contour, 1 = outer), in the canonical face. */
+  ringFraction: Float32Array;
+}
+
+export function lipStructure(m: MouthMesh): LipStructure {
+  const { positions } = canonicalFace();
+  const x = (i: number) => positions[i * 3]!;
+  const y = (i: number) => -positions[i * 3 + 1]!;
+  const n = m.vertices.length;
+  const posOf = new Map<number, number>();
+  m.vertices.forEach((v, k) => {
+    if (v >= 0) posOf.set(v, k);
+  });
+  const side = new Int8Array(n);
+  const ringInner = new Int32Array(n).fill(-1);
+  const ringOuter = new Int32Array(n).fill(-1);
+  const ringFraction = new Float32Array(n);
+  const corners = new Set([61, 291, 78, 308]);
+  const upperLip = new Set([...UPPER_OUTER, ...UPPER_INNER].filter((i) => !corners.has(i)));
+  const lowerLip = new Set([...LOWER_OUTER, ...LOWER_INNER].filter((i) => !corners.has(i)));
+  const ring = new Map<number, [number, number]>();
+  for (const [semi, inner, outer] of [
+    [UPPER_SEMI_OUTER, UPPER_INNER, UPPER_OUTER],
+    [UPPER_SEMI_INNER, UPPER_INNER, UPPER_OUTER],
+    [LOWER_SEMI_OUTER, LOWER_INNER, LOWER_OUTER],
+    [LOWER_SEMI_INNER, LOWER_INNER, LOWER_OUTER],
+  ] as const) {
+    semi.forEach((v, j) => ring.set(v, [inner[j]!, outer[j]!]));
+  }
+  const mouthY = (y(13) + y(14)) / 2;
+  m.vertices.forEach((v, k) => {
+    if (v < 0) return;
+    if (upperLip.has(v)) side[k] = -1;
+    else if (lowerLip.has(v)) side[k] = 1;
+    else if (corners.has(v) || m.anchorOf[k]! >= 0) side[k] = 0;
+    else side[k] = y(v) < mouthY ? -1 : 1;
+    const r = ring.get(v);
+    const a = r && posOf.get(r[0]);
+    const b = r && posOf.get(r[1]);
+    if (r && a !== undefined && b !== undefined) {
+      ringInner[k] = a;
+      ringOuter[k] = b;
+      const ex = x(r[1]) - x(r[0]);
+      const ey = y(r[1]) - y(r[0]);
+      const len2 = ex * ex + ey * ey;
+      const f = len2 > 0 ? ((x(v) - x(r[0])) * ex + (y(v) - y(r[0])) * ey) / len2 : 0.5;
+      ringFraction[k] = Math.min(1, Math.max(0, f));
+    }
+  });
+  return { side, ringInner, ringOuter, ringFraction };
+}
