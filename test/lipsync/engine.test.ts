@@ -242,15 +242,16 @@ describe('memory renderer', () => {
       expect(k).toBeGreaterThanOrEqual(0);
       return r.targetVertices(real, target)[2 * k + 1]! - real[2 * 15 + 1]!;
     };
-    const wide = dy({});
-    expect(dy({ displaceLocalSigmaIod: 0.12 })).toBeCloseTo(wide, 9); // 0 = the reach sigma (the default)
-    const local = dy({ displaceLocalSigmaIod: 0.03 });
+    // The distance rule (lipStructure off; the structure rule, the default, is the next test's).
+    const wide = dy({ lipStructure: false });
+    expect(dy({ lipStructure: false, displaceLocalSigmaIod: 0.12 })).toBeCloseTo(wide, 9); // 0 = the reach sigma
+    const local = dy({ lipStructure: false, displaceLocalSigmaIod: 0.03 });
     expect(local).toBeGreaterThan(wide);
     expect(local).toBeGreaterThan(0.8 * shift);
     expect(local).toBeLessThanOrEqual(shift + 1e-6);
   });
 
-  it('moves each lip ring with its own lip and keeps the upper lip still with lipStructure', () => {
+  it('moves each lip ring with its own lip and keeps the upper lip still with lipStructure (the default)', () => {
     // The lower lip contours move down by 0.3 cm (the upper lip stays). 15 and 16 lie inside the lower lip, 12 and 11
     // inside the upper lip; none is a content point.
     const real = syntheticMesh(0);
@@ -265,16 +266,18 @@ describe('memory renderer', () => {
       expect(k).toBeGreaterThanOrEqual(0);
       return r.targetVertices(real, target)[2 * k + 1]! - real[2 * i + 1]!;
     };
+    const distance = { lipStructure: false };
     for (const i of [15, 16]) {
-      expect(dy({ lipStructure: true }, i)).toBeCloseTo(shift, 4);
-      expect(dy({}, i)).toBeLessThan(0.8 * shift); // the distance rule mixes in the upper lip (which stays)
+      expect(dy({}, i)).toBeCloseTo(shift, 4); // the default is the structure rule
+      expect(dy(distance, i)).toBeLessThan(0.8 * shift); // the distance rule mixes in the upper lip (which stays)
     }
     for (const i of [11, 12]) {
-      expect(Math.abs(dy({ lipStructure: true }, i))).toBeLessThan(1e-4);
-      expect(dy({}, i)).toBeGreaterThan(0.1 * shift);
+      expect(Math.abs(dy({}, i))).toBeLessThan(1e-4);
+      expect(dy(distance, i)).toBeGreaterThan(0.1 * shift);
     }
-    // Skin below the mouth takes no share of the (still) upper lip: it moves more than with the distance rule.
-    expect(dy({ lipStructure: true }, 18)).toBeGreaterThan(dy({}, 18));
+    // With lipSides, skin below the mouth takes no share of the (still) upper lip: it moves more than with the
+    // distance rule.
+    expect(dy({ lipStructure: true, lipSides: true }, 18)).toBeGreaterThan(dy(distance, 18));
   });
 
   it('places the warp mesh around the best reference with refGeometry (real border kept)', () => {
