@@ -55,6 +55,8 @@ interface QueuedFrame {
   frame: VideoFrame;
   /** (x, y) mesh, or null when no usable face. */
   mesh: Float32Array | null;
+  /** The tracker's unsmoothed (x, y) mesh of this frame, when it smooths: where the pixels' mouth really is. */
+  rawMesh?: Float32Array | null;
   /** Generated target mesh (content replaced), once generated; null: generation failed or no face. */
   target?: Float32Array | null;
   observed: boolean;
@@ -171,6 +173,7 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
     }
     const apply = (r: FaceResult) => {
       q.mesh = r.ok ? meshXY(r.face.landmarks) : null;
+      q.rawMesh = r.ok && r.face.rawLandmarks ? meshXY(r.face.rawLandmarks) : null;
       if (!r.ok) this.counters.noFace++;
       (q as QueuedFrame & { tracked?: boolean }).tracked = true;
       this.schedulePump();
@@ -348,7 +351,9 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
         const mel = this.ownMel.chunk(this.melStart(q.index, this.ownT0Us), new Float32Array(80 * MEL_CHUNK_FRAMES));
         try {
           this.o.generator.observe?.({ frameIndex: q.index, mel, mesh: q.mesh });
-          this.o.renderer.observe?.({ frameIndex: q.index, frame: q.frame, mesh: q.mesh });
+          // The explicit memory stores this frame's pixels as a reference: it is keyed by the mesh of those pixels
+          // (unsmoothed), not by the smoothed track, which lags the mouth by about a frame.
+          this.o.renderer.observe?.({ frameIndex: q.index, frame: q.frame, mesh: q.rawMesh ?? q.mesh });
         } catch (err) {
           this.safeEmit('warning', `learning failed: ${String(err)}`);
         }
