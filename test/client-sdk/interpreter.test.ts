@@ -8,16 +8,10 @@
 import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LipsyncClient, type RemoteTrack } from '../../src/client-sdk/node/index.ts';
-import {
-  FrameCollectorStage,
-  TranscodingProcessor,
-  type AudioFrame,
-  type RtpStreamInfo,
-} from '../../src/pipeline/index.ts';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
 import { clipPath, feedClip, sleep, startTestServer, waitFor } from '../sfu/helpers.ts';
-import { bestCorrelation, BIN_MS, clipEnvelope } from './dubAudio.ts';
+import { AudioMeter, bestCorrelation, BIN_MS, clipEnvelope } from './dubAudio.ts';
 
 describe('interpreter as the dub source (Node SDK)', () => {
   let server: LipsyncServer;
@@ -43,7 +37,7 @@ describe('interpreter as the dub source (Node SDK)', () => {
       token: server.mintToken(room, 'listener'),
       subscribe: 'original',
     });
-    let processor: TranscodingProcessor | undefined;
+    let meter: AudioMeter | undefined;
     try {
       expect(listener.languageOffers).toEqual([{ language: 'fr', source: 'interpreter' }]);
       const manager = server.rooms.get(room)!.dubs as DubManager;
@@ -66,22 +60,7 @@ describe('interpreter as the dub source (Node SDK)', () => {
         'original tracks',
       );
 
-      // Decode the dubbed audio the listener receives; bins of RMS by wall time (from the media timestamps).
-      const bins = new Map<number, { sum: number; n: number }>();
       const received = { audio: 0, video: 0 };
-      let anchor: { wallMs: number; mediaUs: number } | undefined;
-      const onFrame = (f: AudioFrame) => {
-        anchor ??= { wallMs: performance.now(), mediaUs: f.timestampUs };
-        const wallMs = anchor.wallMs + (f.timestampUs - anchor.mediaUs) / 1000;
-        const bin = Math.floor(wallMs / BIN_MS);
-        const b = bins.get(bin) ?? { sum: 0, n: 0 };
-        for (let i = 0; i < f.samplesPerChannel; i++) {
-          const v = f.data[i * f.channels]! / 32768;
-          b.sum += v * v;
-        }
-        b.n += f.samplesPerChannel;
-        bins.set(bin, b);
-      };
       const dubbed: RemoteTrack[] = [];
       listener.on('track', (t) => {
         if (t.language !== 'fr') return;
@@ -98,48 +77,21 @@ describe('interpreter as the dub source (Node SDK)', () => {
       expect(manager.pipelines[0]!.sourceKind).toBe('interpreter');
 
       const dubAudio = dubbed.find((t) => t.kind === 'audio')!;
-      const params = listener.consumerOf(dubAudio.consumerId)!.rtpParameters;
-      const codec = params.codecs[0]!;
-      const info: RtpStreamInfo = {
-        kind: 'audio',
-        mimeType: codec.mimeType,
-        payloadType: codec.payloadType,
-        clockRate: codec.clockRate,
-        ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
-        ssrc: params.encodings![0]!.ssrc!,
-      };
-      const decoder = await TranscodingProcessor.create([info], {
-        stage: new FrameCollectorStage('collect', { onAudio: onFrame }),
-        onWarning: () => {},
-      });
-      processor = decoder;
-      dubAudio.track.onReceiveRtp.subscribe((rtp) => decoder.pushRtp('audio', rtp.serialize()));
+      // Decode the dubbed audio the listener receives; bins of RMS by wall time (from the media timestamps).
+      meter = await AudioMeter.attach(listener, dubAudio);
 
       // Only the speaker talks: the dub (the interpreter's silent track) is silence.
       await waitFor(() => received.audio > 50 && received.video > 10, 15_000, 'dubbed media');
       await sleep(1500);
-      const rms = (fromMs: number, toMs: number) => {
-        let sum = 0;
-        let n = 0;
-        for (let bin = Math.floor(fromMs / BIN_MS); bin < toMs / BIN_MS; bin++) {
-          const b = bins.get(bin);
-          if (b) {
-            sum += b.sum;
-            n += b.n;
-          }
-        }
-        return { rms: n ? Math.sqrt(sum / n) : NaN, n };
-      };
       const interpStartMs = performance.now();
-      const before = rms(interpStartMs - 1500, interpStartMs);
+      const before = meter.rms(interpStartMs - 1500, interpStartMs);
 
       // The interpreter talks (8 s clip).
       await feedClip({ clip: interpClip, audio: interpAudio, durationS: 8 });
       await sleep(2500);
-      const during = rms(interpStartMs + 1500, interpStartMs + 8000);
+      const during = meter.rms(interpStartMs + 1500, interpStartMs + 8000);
 
-      const envelope = new Map<number, number>();
-      for (const [bin, b] of bins) if (b.n > 0) envelope.set(bin, Math.sqrt(b.sum / b.n));
+      const envelope = meter.envelope();
       const interpEnv = clipEnvelope(interpClip, 8);
       // The speaker's clip over the same wall-time window (it started at speakerStartMs).
       const speakerOffsetS = (interpStartMs - speakerStartMs) / 1000;
@@ -172,7 +124,7 @@ describe('interpreter as the dub source (Node SDK)', () => {
       speaker.close();
       await speakerFeeding.catch(() => {});
     } finally {
-      processor?.close();
+      meter?.close();
       speaker.close();
       interpreter.close();
       listener.close();
