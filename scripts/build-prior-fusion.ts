@@ -13,14 +13,15 @@
  *
  *   node --import tsx scripts/build-prior-fusion.ts .cache/lipsync/tracks [--prior FILE]
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { MEL_CHUNK_FRAMES, MelStream } from '../src/pipeline/audio/mel.ts';
 import { MemoryGenerator } from '../src/pipeline/lipsync/MemoryGenerator.ts';
 import { defaultPriorPath, OpeningPrior, type OpeningPriorFile } from '../src/pipeline/lipsync/OpeningPrior.ts';
 import { allphoneAvailable, PhoneTrack, recognizePhones, type PhoneSegment } from '../src/pipeline/lipsync/phones.ts';
 import { interocular, mouthOpening } from '../src/pipeline/lipsync/shape.ts';
 import { LIP_INDICES } from '../src/pipeline/lipsync/types.ts';
+import { readTrackDumps } from '../src/pipeline/lipsync/eval/index.ts';
 import { pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
 
 interface Clip {
@@ -48,25 +49,15 @@ const priorFile = JSON.parse(readFileSync(priorPath, 'utf8')) as OpeningPriorFil
 };
 
 const clips: Clip[] = [];
-for (const f of readdirSync(dir)
-  .filter((x) => x.endsWith('.track.json') && !x.includes('latentsync'))
-  .sort()) {
-  const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    clip: string;
-    fps: number;
-    audioOffsetMs: number;
-    meshes: (number[] | null)[];
-  };
-  const buf = readFileSync(join(dir, `${t.clip}.f32`));
-  const audio = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+for (const t of readTrackDumps(dir, ['latentsync'])) {
   const mel = new MelStream({}, 120);
-  mel.push(audio);
-  const phones = allphoneAvailable() ? await recognizePhones(audio) : null;
+  mel.push(t.audio);
+  const phones = allphoneAvailable() ? await recognizePhones(t.audio) : null;
   clips.push({
     clip: t.clip,
     fps: t.fps,
     audioOffsetMs: t.audioOffsetMs,
-    meshes: t.meshes.map((m) => (m ? Float32Array.from(m) : null)),
+    meshes: t.meshes,
     mel,
     phones,
   });

@@ -9,7 +9,7 @@
  *
  *   node --import tsx scripts/build-prior-shape.ts .cache/lipsync/tracks
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MEL_CHUNK_FRAMES, MelStream } from '../src/pipeline/audio/mel.ts';
 import { MemoryGenerator } from '../src/pipeline/lipsync/MemoryGenerator.ts';
@@ -24,6 +24,7 @@ import {
   type Similarity,
 } from '../src/pipeline/lipsync/shape.ts';
 import { CONTENT_POINTS, LIP_INDICES } from '../src/pipeline/lipsync/types.ts';
+import { readTrackDumps } from '../src/pipeline/lipsync/eval/index.ts';
 import { pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
 
 const SHAPE_LEN = CONTENT_POINTS * 2;
@@ -67,17 +68,8 @@ function poseFeatures(m: Float32Array, s: Similarity): number[] {
 }
 
 const runs: ClipRun[] = [];
-for (const f of readdirSync(dir)
-  .filter((x) => x.endsWith('.track.json') && !x.includes('latentsync'))
-  .sort()) {
-  const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    clip: string;
-    fps: number;
-    audioOffsetMs: number;
-    meshes: (number[] | null)[];
-  };
-  const buf = readFileSync(join(dir, `${t.clip}.f32`));
-  const audio = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+for (const t of readTrackDumps(dir, ['latentsync'])) {
+  const { audio, meshes } = t;
   const mel = new MelStream({}, 120);
   mel.push(audio);
   const pc = join(phoneCache, `${t.clip}.json`);
@@ -87,7 +79,6 @@ for (const f of readdirSync(dir)
     phones = await recognizePhones(audio);
     writeFileSync(pc, JSON.stringify(phones));
   }
-  const meshes = t.meshes.map((m) => (m ? Float32Array.from(m) : null));
   const gen = new MemoryGenerator({
     prior: OpeningPrior.from(priorFile, t.clip),
     smoothingFrames: 0,

@@ -11,13 +11,14 @@
  *
  *   node --import tsx scripts/build-prior.ts .cache/lipsync/tracks [--exclude latentsync] [--out FILE]
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { logMelBatch } from '../src/pipeline/audio/mel.ts';
 import { chunkFeatures, FEATURE_DIM, MEL_BINS, MelNormalizer } from '../src/pipeline/lipsync/audioFeatures.ts';
 import { defaultMemoryGeneratorOptions } from '../src/pipeline/lipsync/MemoryGenerator.ts';
 import { defaultPriorPath, fitRidge, type OpeningPriorFile } from '../src/pipeline/lipsync/OpeningPrior.ts';
 import { mouthOpening } from '../src/pipeline/lipsync/shape.ts';
+import { readTrackDumps } from '../src/pipeline/lipsync/eval/index.ts';
 import { pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
 
 interface ClipData {
@@ -35,26 +36,15 @@ const out = outArg >= 0 ? resolve(args[outArg + 1]!) : defaultPriorPath;
 const melOffset = defaultMemoryGeneratorOptions.melOffsetFrames;
 const LAMBDAS = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000];
 
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.track.json'))
-  .filter((f) => !exclude.some((e) => e && f.includes(e)))
-  .sort();
-if (!files.length) throw new Error(`no *.track.json in ${dir}: run lipsync eval --dump-tracks ${dir}`);
+const dumps = readTrackDumps(dir, exclude);
+if (!dumps.length) throw new Error(`no *.track.json in ${dir}: run lipsync eval --dump-tracks ${dir}`);
 
 const globalSum = new Float64Array(MEL_BINS);
 const globalSq = new Float64Array(MEL_BINS);
 let globalN = 0;
 const clips: ClipData[] = [];
-for (const f of files) {
-  const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    clip: string;
-    fps: number;
-    audioOffsetMs: number;
-    meshes: (number[] | null)[];
-  };
-  const buf = readFileSync(join(dir, `${t.clip}.f32`));
-  const audio = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const { mel, frames } = logMelBatch(audio);
+for (const t of dumps) {
+  const { mel, frames } = logMelBatch(t.audio);
   // Per-clip CMVN (the runtime's running statistics converge to these).
   const norm = new MelNormalizer(0, 1, 0, Infinity);
   for (let m = 0; m < frames; m++) {

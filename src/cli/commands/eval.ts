@@ -1,10 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { TrackedClip } from '../../pipeline/lipsync/eval/index.ts';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   evaluateFolder,
   formatReport,
   NEURAL_VARIANTS,
+  writeTrackDump,
   type NeuralVariant,
 } from '../../pipeline/lipsync/eval/index.ts';
 import { createNeuralPath, type NeuralPath } from '../../pipeline/lipsync/neural/index.ts';
@@ -73,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`[eval] neural path: ${modelDir} (${variants.join(', ')})`);
   }
   const referenceCount = opts['neural-refs'] ? numberOption('neural-refs', opts['neural-refs'], 3, 1) : undefined;
+  const dumpDir = opts['dump-tracks'] ? resolve(opts['dump-tracks']) : undefined;
   let report;
   try {
     report = await evaluateFolder(dir, {
@@ -82,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       priorPath: opts.prior ? resolve(opts.prior) : undefined,
       generator,
       log: (m) => console.error(`[eval] ${m}`),
-      onTrack: opts['dump-tracks'] ? trackDumper(resolve(opts['dump-tracks'])) : undefined,
+      onTrack: dumpDir ? (clip, data) => writeTrackDump(dumpDir, clip, data) : undefined,
       neural: neuralPath ? { path: neuralPath, variants, referenceCount } : undefined,
     });
   } finally {
@@ -94,20 +95,4 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`[eval] wrote ${opts.json}`);
   }
   return 0;
-}
-
-/** Writes `<clip>.track.json` (meshes x, y rounded to 0.01 px) and `<clip>.f32` (16 kHz mono audio). */
-function trackDumper(dir: string) {
-  mkdirSync(dir, { recursive: true });
-  return (clip: string, data: TrackedClip) => {
-    const meshes = data.meshes.map((m) => (m ? Array.from(m, (v) => Math.round(v * 100) / 100) : null));
-    writeFileSync(
-      join(dir, `${clip}.track.json`),
-      JSON.stringify({ clip, fps: data.fps, audioOffsetMs: data.audioOffsetMs, meshes }),
-    );
-    writeFileSync(
-      join(dir, `${clip}.f32`),
-      Buffer.from(data.audio.buffer, data.audio.byteOffset, data.audio.byteLength),
-    );
-  };
 }

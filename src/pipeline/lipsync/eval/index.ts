@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateClip, type ClipFigures, type EvalOptions, type VariantFigures } from './runEval.ts';
+export { readTrackDumps, writeTrackDump, type TrackDump } from './trackDump.ts';
 
 export {
   evaluateClip,
