@@ -55,8 +55,11 @@ interface QueuedFrame {
   frame: VideoFrame;
   /** (x, y) mesh, or null when no usable face. */
   mesh: Float32Array | null;
-  /** The tracker's unsmoothed (x, y) mesh of this frame, when it smooths: where the pixels' mouth really is. */
-  rawMesh?: Float32Array | null;
+  /**
+   * The tracker's unsmoothed landmarks of this frame (x, y, z), when it smooths: where the pixels' mouth really is.
+   * Turned into a mesh only for frames the memories learn from.
+   */
+  rawLandmarks?: Float32Array | undefined;
   /** Generated target mesh (content replaced), once generated; null: generation failed or no face. */
   target?: Float32Array | null;
   observed: boolean;
@@ -173,7 +176,7 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
     }
     const apply = (r: FaceResult) => {
       q.mesh = r.ok ? meshXY(r.face.landmarks) : null;
-      q.rawMesh = r.ok && r.face.rawLandmarks ? meshXY(r.face.rawLandmarks) : null;
+      q.rawLandmarks = r.ok ? r.face.rawLandmarks : undefined;
       if (!r.ok) this.counters.noFace++;
       (q as QueuedFrame & { tracked?: boolean }).tracked = true;
       this.schedulePump();
@@ -353,7 +356,8 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
           this.o.generator.observe?.({ frameIndex: q.index, mel, mesh: q.mesh });
           // The explicit memory stores this frame's pixels as a reference: it is keyed by the mesh of those pixels
           // (unsmoothed), not by the smoothed track, which lags the mouth by about a frame.
-          this.o.renderer.observe?.({ frameIndex: q.index, frame: q.frame, mesh: q.rawMesh ?? q.mesh });
+          const refMesh = q.rawLandmarks ? meshXY(q.rawLandmarks) : q.mesh;
+          this.o.renderer.observe?.({ frameIndex: q.index, frame: q.frame, mesh: refMesh });
         } catch (err) {
           this.safeEmit('warning', `learning failed: ${String(err)}`);
         }
