@@ -103,8 +103,13 @@ export class DubLipSync {
     const a = timeShown(audio.rtpReceiver, srs.audio, 48_000, now);
     const v = timeShown(video.rtpReceiver, srs.video, 90_000, now);
     if (a === null || v === null) return null;
+    // One stats read per receiver and reading: the audio device's delay, and both jitter-buffer targets (the base
+    // a later adjustment builds on).
+    const [audioStats, videoStats] = await Promise.all([audio.getStats(), video.getStats()]);
+    this.#sampleTarget(view.audio.consumerId, audioStats);
+    this.#sampleTarget(view.video.consumerId, videoStats);
     let devicePlayoutDelayMs = 0;
-    (await audio.getStats()).forEach((s: Record<string, unknown>) => {
+    audioStats.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'media-playout') return;
       const n = Number(s.totalSamplesCount ?? 0);
       if (n > 0) devicePlayoutDelayMs = (Number(s.totalPlayoutDelay ?? 0) / n) * 1000;
@@ -150,8 +155,6 @@ export class DubLipSync {
     }
     const r = await this.measure(speakerPeerId);
     if (!r) return;
-    await this.#sampleTarget(view.audio.consumerId);
-    await this.#sampleTarget(view.video.consumerId);
     // A sliding window: the first moment the last N readings are steady counts; after an adjustment it starts over.
     state.readings.push(r.heardOffsetMs);
     if (state.readings.length > this.#o.readings) state.readings.shift();
@@ -177,12 +180,10 @@ export class DubLipSync {
   }
 
   /** Updates a receiver's recent jitter-buffer target delay (ms; the stats give sums since the start). */
-  async #sampleTarget(consumerId: string): Promise<void> {
-    const consumer = this.#client.consumerOf(consumerId);
-    if (!consumer) return;
+  #sampleTarget(consumerId: string, stats: RTCStatsReport): void {
     let sum = 0;
     let n = 0;
-    (await consumer.getStats()).forEach((s: Record<string, unknown>) => {
+    stats.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'inbound-rtp') return;
       sum = Number(s.jitterBufferTargetDelay ?? 0);
       n = Number(s.jitterBufferEmittedCount ?? 0);
