@@ -97,11 +97,11 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       this.counters.videoOut++;
       this.safeEmit('video', f);
     });
-    // The dubbed audio is the drive audio, shifted by the face stage's delay (the AvStage contract of a stage created
-    // with driveAudio: true). It is emitted here, on this thread, rather than relayed back from the face stage: the
-    // engine runs in a worker whose event loop is busy for tens of ms per frame, and under CPU load the relayed audio
-    // arrived in bursts, which made listeners' jitter buffers grow and their A/V sync swing by up to a second.
-    inner.on('audio', () => {});
+    // The face stage's 'audio' is not forwarded. The dubbed audio is the drive audio, shifted by the face stage's
+    // delay (the AvStage contract of a stage created with driveAudio: true), and #pushDriveFrame emits it here, on
+    // this thread: the engine runs in a worker whose event loop is busy for tens of ms per frame, and under CPU load
+    // the relayed audio arrived in bursts, which made listeners' jitter buffers grow and their A/V sync swing by up
+    // to a second.
     inner.on('warning', (m) => this.safeEmit('warning', m));
     source.on('segment', (seg) => this.#onSegment(seg));
     source.on('error', (err) => this.safeEmit('warning', `dub source: ${err.code}: ${err.message}`));
