@@ -7,15 +7,12 @@
  *   const { lip, jaw } = await host.run('gen', { mel, pose, ref_landmarks });   // each input has batch dim 1
  *   host.close();
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ContractError } from '../lipsync/neural/contracts.ts';
 import { BatchQueue, type BatchQueueOptions, type BatchQueueStats } from './BatchQueue.ts';
 import type { FeedMsg, LoadedModelInfo, ModelStats, Request, Response, RunResult, TensorMsg } from './protocol.ts';
+import { endWorker, startTsWorker } from '../workerThread.ts';
 import { requestedProvider, type ProviderName } from './providers.ts';
-
-const require = createRequire(import.meta.url);
 
 export interface InferenceHostOptions extends BatchQueueOptions {
   /** Provider for every model (`cpu` | `cuda` | `webgpu`); default `LIPSYNC_EP`, then `cpu`. */
@@ -46,11 +43,6 @@ export interface ItemResult {
 }
 
 /** Code run by the worker: register tsx (the sources are TypeScript) and import the worker entry. */
-function workerBootstrap(): string {
-  const tsxApi = pathToFileURL(require.resolve('tsx/esm/api')).href;
-  const entry = new URL('./inferenceWorker.ts', import.meta.url).href;
-  return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-}
 
 export class InferenceHost {
   private readonly worker: Worker;
@@ -70,7 +62,7 @@ export class InferenceHost {
     this.threads = opts.threads ?? 1;
     this.preferFp16 = opts.preferFp16 ?? true;
     this.log = opts.log ?? ((m) => console.error(`[inference] ${m}`));
-    this.worker = new Worker(workerBootstrap(), { eval: true, name: 'lipsync-inference' });
+    this.worker = startTsWorker(new URL('./inferenceWorker.ts', import.meta.url), 'lipsync-inference');
     this.worker.on('message', (msg: Response) => this.onMessage(msg));
     this.worker.on('error', (err) => this.failAll(err));
     this.worker.on('exit', (code) => {
@@ -202,13 +194,7 @@ export class InferenceHost {
     this.queue.close();
     this.closed = true;
     this.failAll(new Error('InferenceHost closed'));
-    // The worker releases its sessions after the run in flight and ends by itself; terminating it under a running
-    // onnxruntime call can abort the whole process from native code, so terminate() is only the fallback.
-    const worker = this.worker;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'close', id: this.nextId++ } satisfies Request);
-    const fallback = setTimeout(() => void worker.terminate(), 5000);
-    await exited;
-    clearTimeout(fallback);
+    // The worker releases its sessions after the run in flight and ends by itself.
+    await endWorker(this.worker, { type: 'close', id: this.nextId++ } satisfies Request);
   }
 }

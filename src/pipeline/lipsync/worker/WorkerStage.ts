@@ -5,24 +5,13 @@
  * an unbounded queue, never out-of-order output); audio is never dropped.
  */
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { AvStage, AvStageEvents } from '../../avStage.ts';
 import type { AudioFrame, VideoFrame } from '../../media.ts';
 import type { AvStageOptions } from '../../stages.ts';
+import { endWorker, startTsWorker } from '../../workerThread.ts';
 import type { PhoneAwareStage, TimedPhone } from '../types.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
-
-const require = createRequire(import.meta.url);
-/** How long a closing engine worker may take to release its models and end before it is terminated. */
-const CLOSE_TIMEOUT_MS = 5000;
-
-function bootstrap(): string {
-  const tsxApi = pathToFileURL(require.resolve('tsx/esm/api')).href;
-  const entry = new URL('./engineWorker.ts', import.meta.url).href;
-  return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-}
 
 export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStage {
   readonly name = 'lipsync';
@@ -45,7 +34,7 @@ export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStag
   }
 
   static async start(opts: AvStageOptions, maxInFlightFrames = 25): Promise<WorkerStage> {
-    const worker = new Worker(bootstrap(), { eval: true, name: 'lipsync-engine' });
+    const worker = startTsWorker(new URL('./engineWorker.ts', import.meta.url), 'lipsync-engine');
     const delayMs = await new Promise<number>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === 'ready') {
@@ -140,17 +129,11 @@ export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStag
 
   close(): void {
     if (this.closed) return;
-    this.post({ type: 'close' });
     this.closed = true;
     for (const f of this.flushes.values()) f();
     this.flushes.clear();
-    // The worker ends itself once its engine has released the models (see engineWorker's 'close'). Terminating it
-    // while an onnxruntime call is in flight aborted the whole process ('terminate called after throwing an instance
-    // of Napi::Error'), so terminate() is only the fallback for a worker that does not end.
-    const worker = this.worker;
-    const fallback = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
-    fallback.unref();
-    worker.once('exit', () => clearTimeout(fallback));
+    // The worker ends itself once its engine has released the models (see engineWorker's 'close').
+    void endWorker(this.worker, { type: 'close' } satisfies ToWorker);
     this.removeAllListeners();
   }
 }
