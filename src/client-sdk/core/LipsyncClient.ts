@@ -472,18 +472,7 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
 
   #getSendTransport(): Promise<Transport> {
     this.#sendTransport ??= (async () => {
-      const info = await this.#channel.request('createTransport', { direction: 'send' });
-      const transport = this.#device.createSendTransport({
-        id: info.transportId,
-        iceParameters: info.iceParameters,
-        iceCandidates: info.iceCandidates,
-        dtlsParameters: info.dtlsParameters,
-      });
-      transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-        this.#channel
-          .request('connectTransport', { transportId: transport.id, dtlsParameters })
-          .then(() => callback(), errback);
-      });
+      const transport = await this.#createTransport('send');
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         this.#channel
           .request('produce', {
@@ -500,22 +489,27 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   }
 
   #getRecvTransport(): Promise<Transport> {
-    this.#recvTransport ??= (async () => {
-      const info = await this.#channel.request('createTransport', { direction: 'recv' });
-      const transport = this.#device.createRecvTransport({
-        id: info.transportId,
-        iceParameters: info.iceParameters,
-        iceCandidates: info.iceCandidates,
-        dtlsParameters: info.dtlsParameters,
-      });
-      transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-        this.#channel
-          .request('connectTransport', { transportId: transport.id, dtlsParameters })
-          .then(() => callback(), errback);
-      });
-      return transport;
-    })();
+    this.#recvTransport ??= this.#createTransport('recv');
     return this.#recvTransport;
+  }
+
+  /** A server-side WebRtcTransport and its local twin, connected (DTLS) through signalling on first use. */
+  async #createTransport(direction: 'send' | 'recv'): Promise<Transport> {
+    const info = await this.#channel.request('createTransport', { direction });
+    const options = {
+      id: info.transportId,
+      iceParameters: info.iceParameters,
+      iceCandidates: info.iceCandidates,
+      dtlsParameters: info.dtlsParameters,
+    };
+    const transport =
+      direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.#channel
+        .request('connectTransport', { transportId: transport.id, dtlsParameters })
+        .then(() => callback(), errback);
+    });
+    return transport;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
