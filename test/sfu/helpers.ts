@@ -39,6 +39,11 @@ export interface FeedOptions {
   audio?: MediaStreamTrack;
   /** Seconds of the clip to send (real time). Default: whole clip. */
   durationS?: number;
+  /**
+   * Start the clip over at its end until `durationS` have been sent (the clips last 4-30 s; without it a longer
+   * `durationS` stops at the clip's end).
+   */
+  loop?: boolean;
   /** Called with each packet just before it is written (for timing in the bench). */
   onPacket?: (kind: 'audio' | 'video', packet: Buffer) => void;
   /** Video size (square). Default 320: enough for the SFU, cheap on shared cores. */
@@ -62,9 +67,11 @@ export async function feedClip({
   video,
   audio,
   durationS,
+  loop = false,
   onPacket,
   size = 320,
 }: FeedOptions): Promise<FeedResult> {
+  if (loop && !durationS) throw new Error('feedClip: loop needs durationS');
   const sent = { audio: 0, video: 0 };
   const sockets: Socket[] = [];
   const args = [
@@ -72,6 +79,7 @@ export async function feedClip({
     '-loglevel',
     'error',
     '-re',
+    ...(loop ? ['-stream_loop', '-1'] : []),
     ...(durationS ? ['-t', String(durationS)] : []),
     '-i',
     clip,
