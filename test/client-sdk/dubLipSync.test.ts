@@ -123,6 +123,9 @@ describe('DubLipSync', () => {
       return s;
     });
     await new Promise((r) => setTimeout(r, 400));
+    // What each concluded (the e2e waits for a conclusion before its readings).
+    expect(syncs.map((s) => s.stateOf('speaker')?.status)).toEqual(['inSync', 'beyondReach', 'moving', undefined]);
+    expect(syncs[0]!.stateOf('speaker')?.steadyMedianMs).toBeCloseTo(10, 0);
     for (const [i, { consumers }] of cases.entries()) {
       expect(syncs[i]!.stateOf('speaker')?.adjustments ?? 0).toBe(0);
       expect(consumers.a1.rtpReceiver.jitterBufferTarget).toBeNull();

@@ -16,6 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
+import type { DubLipSyncState } from '../../src/client-sdk/browser/DubLipSync.ts';
 import { LipsyncServer } from '../../src/sfu/index.ts';
 import {
   artifactPath,
@@ -28,7 +29,7 @@ import {
   removeFakeMedia,
   type FakeMedia,
 } from './browser.ts';
-import { avOffsetMs, grabFrames, inboundStats, playoutStats, tiles } from './inpage.ts';
+import { avOffsetDisplayedMs, avOffsetMs, grabFrames, inboundStats, playoutStats, tiles } from './inpage.ts';
 
 const SECRET = 'e2e-secret-0123456789abcdef';
 const SIZE = 96;
@@ -103,10 +104,10 @@ async function dubStats(page: Page): Promise<{ segments: number; fps: number; de
   });
 }
 
-/** The state of the demo page's DubLipSync for the speaker (delay it added per kind, adjustments made). */
-function lipSyncState(page: Page): Promise<{ addedMs: { audio: number; video: number }; adjustments: number } | null> {
+/** The state of the demo page's DubLipSync for the speaker (see DubLipSyncState); null when the page runs none. */
+function lipSyncState(page: Page): Promise<DubLipSyncState | null> {
   return page.evaluate(() => {
-    type S = { addedMs: { audio: number; video: number }; adjustments: number };
+    type S = DubLipSyncState;
     const demo = (window as unknown as { demo: { lipSync?: { stateOf(p: string): S | undefined } } }).demo;
     return demo.lipSync?.stateOf('speaker') ?? null;
   });
@@ -161,6 +162,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       autojoin: '1',
       publish: '0',
       subscribe: 'original',
+      // LIPSYNC_E2E_LIPSYNC=0: the browser's own A/V sync alone (diagnosis).
+      ...(process.env.LIPSYNC_E2E_LIPSYNC === '0' ? { lipsync: '0' } : {}),
     });
     await until(
       'the original tile',
@@ -231,16 +234,25 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     // The demo page runs the SDK's DubLipSync, which trims the residual offset after the browser's own sync once 12
     // readings are steady: settled means steady over the last 14 readings with no adjustment among them.
     const trims: number[] = [];
+    const lipSyncStatuses: string[] = [];
+    await avOffsetDisplayedMs(page, 'speaker'); // installs the frame callbacks
+    const displayedWhileSettling: number[] = [];
     const playoutWhileSettling: Awaited<ReturnType<typeof playoutStats>>[] = [];
     while (Date.now() - settleStart < 40_000) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) {
         recent.push(o);
-        trims.push((await lipSyncState(page))?.adjustments ?? 0);
+        const ls = await lipSyncState(page);
+        trims.push(ls?.adjustments ?? 0);
+        lipSyncStatuses.push(ls?.status ?? 'off');
+        const d = await avOffsetDisplayedMs(page, 'speaker');
+        if (d) displayedWhileSettling.push(d.offsetMs);
         if (recent.length % 6 === 1) playoutWhileSettling.push(await playoutStats(page, 'speaker'));
       }
-      // (DubLipSync decides on 12 readings: no adjustment over the last 14 means none is about to land.)
-      if (recent.length >= 14 && settled(recent.slice(-14)) && trims.at(-14) === trims.at(-1)) break;
+      // DubLipSync decides on its own window of 12 readings: settled also needs its latest window to have concluded
+      // that nothing is left to trim (in sync, or beyond what it trims), else a trim may land during the readings.
+      const lipSyncDone = ['off', 'inSync', 'beyondReach'].includes(lipSyncStatuses.at(-1) ?? 'off');
+      if (recent.length >= 14 && settled(recent.slice(-14)) && trims.at(-14) === trims.at(-1) && lipSyncDone) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const avSettleMs = Date.now() - settleStart;
@@ -252,9 +264,12 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       video: early.video.filter((_, i) => i % 50 === 0).map(Math.round),
     };
     pipeline.resetSendLag();
+    const displayed: { offsetMs: number; videoLeadMs: number; framesSeen: number }[] = [];
     for (let i = 0; i < 16; i++) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) offsets.push(o);
+      const d = await avOffsetDisplayedMs(page, 'speaker');
+      if (d) displayed.push(d);
       if (i % 5 === 0) playout.push(await playoutStats(page, 'speaker'));
       await new Promise((r) => setTimeout(r, 300));
     }
@@ -308,6 +323,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       back: { upper: m(backCmp, 'upper'), mouth: m(backCmp, 'mouth') },
       avSettleMs,
       avOffsetsWhileSettling: recent.map((o) => Math.round(o)),
+      lipSyncStatusWhileSettling: lipSyncStatuses.join(','),
       lipSync,
       playoutWhileSettling,
       sendLagsEarly,
@@ -320,6 +336,11 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       avOffsetMs: offsets.map((o) => Math.round(o)),
       audioDevicePlayoutDelayMs: deviceDelayMs,
       avOffsetHeardMs: heard.map((o) => Math.round(o)),
+      // Heard against displayed (requestVideoFrameCallback's expected display time), and how much earlier the
+      // synchronization source says the frame was shown.
+      avOffsetHeardVsDisplayedMs: displayed.map((d) => Math.round(d.offsetMs - deviceDelayMs)),
+      videoHandedBeforeDisplayMs: displayed.map((d) => Math.round(d.videoLeadMs)),
+      avOffsetDisplayedWhileSettling: displayedWhileSettling.map((o) => Math.round(o - deviceDelayMs)),
       playout,
       sendLagMs: pipeline.sendLagMs(),
     };

@@ -159,6 +159,65 @@ export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
 }
 
 /**
+ * The same offset with the picture taken as displayed, not as handed to the renderer: the visible <video>'s
+ * requestVideoFrameCallback gives each frame's RTP timestamp and the time it is expected on screen
+ * (`expectedDisplayTime`). Chromium hands a WebRTC frame to its renderer as soon as it is decoded, ahead of the render
+ * time its jitter buffer and A/V sync chose, and the compositor shows it at that render time; the synchronization
+ * source's timestamp is the hand-over. `videoLeadMs` = displayed - handed over (how much earlier the sync source says
+ * the frame was shown). The first call installs the callbacks and returns null.
+ */
+export function avOffsetDisplayedMs(
+  page: Page,
+  peerId: string,
+): Promise<{ offsetMs: number; videoLeadMs: number; framesSeen: number } | null> {
+  return page.evaluate((peerId) => {
+    type RT = { consumerId: string };
+    type Sr = { ntpMs: number; rtpTimestamp: number };
+    type Meta = { rtpTimestamp?: number; expectedDisplayTime: number };
+    type Tracked = HTMLVideoElement & { __lastFrame?: Meta; __frames?: number; __rvfc?: boolean };
+    type Demo = {
+      client?: {
+        viewOf(p: string): { audio?: RT; video?: RT };
+        consumerOf(id: string): { rtpReceiver?: RTCRtpReceiver } | undefined;
+      };
+      tiles: Map<string, { videos: Tracked[]; front: number; stats?: { senderReports?: { audio?: Sr; video?: Sr } } }>;
+    };
+    const demo = (window as unknown as { demo: Demo }).demo;
+    const tile = demo.tiles.get(peerId);
+    if (!tile) return null;
+    for (const el of tile.videos) {
+      if (el.__rvfc) continue;
+      el.__rvfc = true;
+      const onFrame = (_now: number, meta: Meta) => {
+        el.__lastFrame = meta;
+        el.__frames = (el.__frames ?? 0) + 1;
+        el.requestVideoFrameCallback(onFrame);
+      };
+      el.requestVideoFrameCallback(onFrame);
+    }
+    const el = tile.videos[tile.front]!;
+    const client = demo.client;
+    const srs = tile.stats?.senderReports;
+    const frame = el.__lastFrame;
+    if (!client || !srs?.audio || !srs.video || !frame || frame.rtpTimestamp === undefined) return null;
+    const view = client.viewOf(peerId);
+    const now = performance.now();
+    const wallNow = performance.timeOrigin + now;
+    const source = (t: RT | undefined) =>
+      (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
+    const a = source(view.audio);
+    const vs = source(view.video);
+    if (!a || !vs) return null;
+    const mapped = (rtp: number, sr: Sr, clockRate: number) =>
+      sr.ntpMs + (((rtp - sr.rtpTimestamp) | 0) / clockRate) * 1000;
+    const audioNow = mapped(a.rtpTimestamp, srs.audio, 48_000) + (wallNow - a.timestamp);
+    const videoShown = mapped(frame.rtpTimestamp, srs.video, 90_000) + (now - frame.expectedDisplayTime);
+    const videoHanded = mapped(vs.rtpTimestamp, srs.video, 90_000) + (wallNow - vs.timestamp);
+    return { offsetMs: audioNow - videoShown, videoLeadMs: videoHanded - videoShown, framesSeen: el.__frames ?? 0 };
+  }, peerId);
+}
+
+/**
  * Chrome's own view of the playout of a speaker's visible tracks: `estimatedPlayoutTimestamp` (the sender-clock NTP
  * time, from the RTCP SRs the receiver got from the SFU, of what plays now) and the jitter-buffer delays averaged
  * since the previous call (since the track started on the first call).

@@ -50,6 +50,23 @@ export interface AvOffsetReading {
   heardOffsetMs: number;
 }
 
+/**
+ * What the latest window of readings concluded: `measuring` (fewer readings than a window since the view started or
+ * the last trim), `moving` (not steady: left to the browser), `inSync` (steady, within the dead band), `trimmed` (steady
+ * and off: a trim was just applied, a new window starts), `beyondReach` (steady but larger than maxTrimMs: left to the
+ * browser).
+ */
+export type DubLipSyncStatus = 'measuring' | 'moving' | 'inSync' | 'trimmed' | 'beyondReach';
+
+export interface DubLipSyncState {
+  /** Delay added on top of the browser's own jitter-buffer targets, in ms. */
+  addedMs: { audio: number; video: number };
+  adjustments: number;
+  status: DubLipSyncStatus;
+  /** Median heard offset of the latest steady window (ms), null before one. */
+  steadyMedianMs: number | null;
+}
+
 interface ViewState {
   audioConsumerId: string;
   videoConsumerId: string;
@@ -57,6 +74,8 @@ interface ViewState {
   /** Delay this object added on top of the browser's own target (ms), per kind. */
   added: { audio: number; video: number };
   adjustments: number;
+  status: DubLipSyncStatus;
+  steadyMedianMs: number | null;
 }
 
 export class DubLipSync {
@@ -86,9 +105,11 @@ export class DubLipSync {
   }
 
   /** The current state for a speaker's dubbed view (for health displays and tests). */
-  stateOf(speakerPeerId: string): { addedMs: { audio: number; video: number }; adjustments: number } | undefined {
+  stateOf(speakerPeerId: string): DubLipSyncState | undefined {
     const v = this.#views.get(speakerPeerId);
-    return v ? { addedMs: { ...v.added }, adjustments: v.adjustments } : undefined;
+    return v
+      ? { addedMs: { ...v.added }, adjustments: v.adjustments, status: v.status, steadyMedianMs: v.steadyMedianMs }
+      : undefined;
   }
 
   /** One reading of a dubbed view's offset; null when the view is not dubbed or not playing yet. */
@@ -150,6 +171,8 @@ export class DubLipSync {
         readings: [],
         added: { audio: 0, video: 0 },
         adjustments: 0,
+        status: 'measuring',
+        steadyMedianMs: null,
       };
       this.#views.set(speakerPeerId, state);
     }
@@ -158,13 +181,29 @@ export class DubLipSync {
     // A sliding window: the first moment the last N readings are steady counts; after an adjustment it starts over.
     state.readings.push(r.heardOffsetMs);
     if (state.readings.length > this.#o.readings) state.readings.shift();
-    if (state.readings.length < this.#o.readings) return;
+    if (state.readings.length < this.#o.readings) {
+      state.status = 'measuring';
+      return;
+    }
     const xs = state.readings;
-    if (Math.max(...xs) - Math.min(...xs) > this.#o.steadyRangeMs) return;
-    const med = [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
-    if (Math.abs(med) <= this.#o.deadBandMs || Math.abs(med) > this.#o.maxTrimMs) return;
     // Still drifting (the browser's sync moves playout by up to ~80 ms/s): let it finish first.
-    if (Math.abs(xs.at(-1)! - xs[0]!) > this.#o.deadBandMs) return;
+    if (
+      Math.max(...xs) - Math.min(...xs) > this.#o.steadyRangeMs ||
+      Math.abs(xs.at(-1)! - xs[0]!) > this.#o.deadBandMs
+    ) {
+      state.status = 'moving';
+      return;
+    }
+    const med = [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
+    state.steadyMedianMs = med;
+    if (Math.abs(med) <= this.#o.deadBandMs) {
+      state.status = 'inSync';
+      return;
+    }
+    if (Math.abs(med) > this.#o.maxTrimMs) {
+      state.status = 'beyondReach';
+      return;
+    }
     // Voice ahead: delay the audio (or take back delay added to the video first); lips ahead: the reverse.
     const ahead = med > 0 ? 'audio' : 'video';
     const behind = med > 0 ? 'video' : 'audio';
@@ -176,6 +215,7 @@ export class DubLipSync {
     }
     if (need > 0) this.#addDelay(view[ahead]!.consumerId, ahead, need, state);
     state.adjustments++;
+    state.status = 'trimmed';
     state.readings.length = 0;
   }
 

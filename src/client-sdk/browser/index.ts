@@ -13,7 +13,13 @@ import { LipsyncClient as CoreLipsyncClient } from '../core/LipsyncClient.ts';
 import type { JoinOptions } from '../core/types.ts';
 
 export { RequestError, SignalChannel } from '../core/index.ts';
-export { DubLipSync, type AvOffsetReading, type DubLipSyncOptions } from './DubLipSync.ts';
+export {
+  DubLipSync,
+  type AvOffsetReading,
+  type DubLipSyncOptions,
+  type DubLipSyncState,
+  type DubLipSyncStatus,
+} from './DubLipSync.ts';
 
 /** The client with this browser's mediasoup-client handler and WebSocket. */
 export class LipsyncClient extends CoreLipsyncClient<MediaStreamTrack> {
