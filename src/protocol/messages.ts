@@ -119,6 +119,8 @@ export const dubStatsSchema = obj({
   faceRendering: bool,
   /** Dubbed speech segments produced so far. */
   segments: num({ integer: true, min: 0 }),
+  /** For an interpreter's dub: the interpreter whose voice it is now (it changes when interpreters hand over). */
+  interpreterPeerId: opt(idSchema),
   /** Frames the engine rendered / passed through unchanged (when the stage reports them). */
   framesOut: num({ integer: true, min: 0 }),
   /** Last sender report per output kind (wall-clock ms, RTP timestamp): lets a receiver measure its A/V offset. */
@@ -180,12 +182,15 @@ export const requestSchemas = {
   /**
    * Start interpreting `speakerPeerId` (`*`: the floor) into `language`: from then on the interpreter's audio is the
    * dub listeners of that language get. `interpreterPeerId` defaults to the sender; naming another peer needs the
-   * host grant, interpreting oneself needs `language` in the token's `interpret` grant.
+   * host grant, interpreting oneself needs `language` in the token's `interpret` grant. `takeOver: true` replaces
+   * another interpreter holding that (speaker, language) (a booth relay; without it: `badState`): running dubs hand
+   * over to the new interpreter without a gap.
    */
   startInterpreting: obj({
     speakerPeerId: speakerRefSchema,
     language: languageSchema,
     interpreterPeerId: opt(idSchema),
+    takeOver: opt(bool),
   }),
   /** Ends an assignment: by its interpreter, or by a host. */
   stopInterpreting: obj({ speakerPeerId: speakerRefSchema, language: languageSchema }),

@@ -175,3 +175,85 @@ describe('DubDriveStage', () => {
     stage.close();
   });
 });
+
+describe('DubDriveStage.replaceSource (an interpreter handing over to another)', () => {
+  /** A segment of constant `level` (16 kHz), `durMs` long, dubbing the speaker's speech from `startMs`. */
+  const constant = (id: number, startMs: number, durMs: number, level: number): DubSegment => ({
+    id,
+    language: 'es',
+    sourceStartMs: startMs,
+    sourceEndMs: startMs + durMs,
+    pcm: new Float32Array((durMs * 16_000) / 1000).fill(level),
+    sampleRate: 16_000,
+    latencyMs: 0,
+  });
+  /** The sample value of the middle of a drive frame (the resampler smooths a segment's first and last samples). */
+  const levelOf = (f: AudioFrame): number => f.data[480]!;
+  const A = Math.round(0.2 * 32767);
+  const B = Math.round(-0.5 * 32767);
+
+  it("swaps the source: the old one's placed words play out, the new one's follow them, the drive audio has no gap", () => {
+    const inner = new RecordingStage();
+    const oldSource = new ScriptedSource();
+    const newSource = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: oldSource as unknown as DubSource, delayMs: 1000 });
+    const warnings: string[] = [];
+    stage.on('warning', (m) => warnings.push(m));
+    const out: AudioFrame[] = [];
+    stage.on('audio', (f) => out.push(f));
+    stage.pushSpeakerAudio(speakerFrame(0));
+    oldSource.emit('segment', constant(0, 200, 300, 0.2)); // placed at 1200-1500 on the output clock
+    let t = 20;
+    for (; t < 1300; t += 20) stage.pushSpeakerAudio(speakerFrame(t)); // drive audio pushed up to 1300: mid-word
+
+    stage.replaceSource(newSource as unknown as DubSource);
+    expect(oldSource.closed).toBe(true);
+    expect(oldSource.listenerCount('segment')).toBe(0);
+    expect(oldSource.listenerCount('error')).toBe(0);
+    expect(stage.source).toBe(newSource);
+    expect(stage.counters.sourceSwaps).toBe(1);
+    // A late segment of the old source is not heard.
+    oldSource.emit('segment', constant(1, 400, 300, 0.9));
+    // The new source maps its audio onto the speaker's clock from its own first frame: its first segment may start a
+    // little before the old source's last one. It is placed after the old words (1500), not dropped.
+    newSource.emit('segment', constant(0, 150, 300, -0.5));
+    // Later segments are placed on time again (900 + 1000).
+    newSource.emit('segment', constant(1, 900, 200, -0.5));
+    for (; t < 2400; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+
+    expect(stage.counters.segments).toBe(3);
+    expect(stage.counters.lateSegments).toBe(0);
+    expect(warnings).toEqual([]);
+    const at = (ms: number) => inner.drive.find((f) => f.timestampUs === ms * 1000)!;
+    const levels = (from: number, to: number) => {
+      const out = new Set<number>();
+      for (let ms = from; ms < to; ms += 20) out.add(levelOf(at(ms)));
+      return [...out];
+    };
+    expect(levels(1100, 1200)).toEqual([0]);
+    expect(levels(1200, 1500)).toEqual([A]); // the old interpreter's words, also after the swap at 1300
+    expect(levels(1500, 1800)).toEqual([B]); // then the new interpreter's
+    expect(levels(1800, 1900)).toEqual([0]);
+    expect(levels(1900, 2100)).toEqual([B]);
+    expect(levels(2100, 2300)).toEqual([0]);
+    // One contiguous sequence of 20 ms drive frames, and the dubbed audio the stage emits is the same.
+    const times = inner.drive.map((f) => f.timestampUs / 1000);
+    expect(times[0]).toBe(20);
+    expect(times.every((x, i) => i === 0 || x - times[i - 1]! === 20)).toBe(true);
+    expect(times.at(-1)).toBeGreaterThanOrEqual(2360);
+    expect(out.map((f) => f.timestampUs)).toEqual(inner.drive.map((f) => f.timestampUs));
+    expect(out.map(levelOf)).toEqual(inner.drive.map(levelOf));
+    stage.close();
+    expect(newSource.closed).toBe(true);
+  });
+
+  it('closes the offered source when the stage is already closed', () => {
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner: new RecordingStage(), source: source as unknown as DubSource });
+    stage.close();
+    const late = new ScriptedSource();
+    stage.replaceSource(late as unknown as DubSource);
+    expect(late.closed).toBe(true);
+    expect(stage.counters.sourceSwaps).toBe(0);
+  });
+});

@@ -169,9 +169,24 @@ describe('interpreting over signalling', () => {
     });
     await waitFor(() => annaSeen.length === 1, 5000, 'languages after the host assigned anna');
     expect(anna.interpreters).toEqual([{ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'anna' }]);
-    // Someone else holds it: bob cannot take it over, nor stop it.
+    // Someone else holds it: bob cannot take it over by accident, nor stop it.
     expect(await codeOf(bob.startInterpreting('speaker', 'fr'))).toBe('badState');
     expect(await codeOf(bob.stopInterpreting('speaker', 'fr'))).toBe('unauthorized');
+    // A booth relay: bob (granted fr) takes over on purpose; anna's assignment ends and everyone sees bob.
+    expect(await bob.startInterpreting('speaker', 'fr', { takeOver: true })).toEqual({
+      speakerPeerId: 'speaker',
+      language: 'fr',
+      interpreterPeerId: 'bob',
+    });
+    await waitFor(() => annaSeen.length === 2, 5000, 'languages after bob took over');
+    expect(anna.interpreters).toEqual([{ speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: 'bob' }]);
+    expect(await codeOf(anna.startInterpreting('speaker', 'fr', { takeOver: true }))).toBe('unauthorized'); // no grant
+    // A host may hand it back to anna the same way.
+    expect(await codeOf(host.startInterpreting('speaker', 'fr', { interpreterPeerId: 'anna', takeOver: true }))).toBe(
+      'ok',
+    );
+    await waitFor(() => annaSeen.length === 3, 5000, 'languages after the host gave it back');
+    expect(manager.interpreters.entries()).toEqual([{ speakerId: 'speaker', language: 'fr', interpreterId: 'anna' }]);
     // A host may interpret itself into any offered language (no interpret grant needed), not into others.
     expect(await codeOf(host.startInterpreting('anna', 'es'))).toBe('ok');
     expect(await codeOf(host.startInterpreting('speaker', 'de'))).toBe('unsupported');
@@ -193,6 +208,8 @@ describe('interpreting over signalling', () => {
     const seen = [speaker, eve, dave, ivan].map(recordOffers);
 
     expect(await codeOf(eve.startInterpreting('speaker', 'fr'))).toBe('unauthorized');
+    expect(await codeOf(eve.startInterpreting('speaker', 'fr', { takeOver: true }))).toBe('unauthorized');
+    expect(await codeOf(dave.startInterpreting('speaker', 'de', { takeOver: true }))).toBe('unsupported');
     expect(await codeOf(eve.startInterpreting('*', 'es'))).toBe('unauthorized');
     expect(await codeOf(ivan.startInterpreting('speaker', 'es'))).toBe('unauthorized'); // granted fr only
     expect(await codeOf(dave.startInterpreting('speaker', 'de'))).toBe('unsupported');
@@ -218,6 +235,7 @@ describe('interpreting over signalling', () => {
       ['startInterpreting', { speakerPeerId: { $ne: 1 }, language: 'fr' }],
       ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr; DROP TABLE' }],
       ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr', host: true }],
+      ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr', takeOver: 'true' }],
       ['startInterpreting', { speakerPeerId: 'speaker', language: 'fr', interpreterPeerId: '*' }],
       ['startInterpreting', { speakerPeerId: '**', language: 'fr' }],
       ['startInterpreting', { speakerPeerId: 'x'.repeat(5000), language: 'fr' }],

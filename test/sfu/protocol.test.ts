@@ -91,6 +91,9 @@ describe('protocol', () => {
     expect(
       parseRequest(req('startInterpreting', { speakerPeerId: '*', language: 'pt-BR', interpreterPeerId: 'ivan' })).data,
     ).toEqual({ speakerPeerId: '*', language: 'pt-BR', interpreterPeerId: 'ivan' });
+    expect(
+      parseRequest(req('startInterpreting', { speakerPeerId: 'alice', language: 'fr', takeOver: true })).data,
+    ).toEqual({ speakerPeerId: 'alice', language: 'fr', takeOver: true });
     expect(parseRequest(req('stopInterpreting', { speakerPeerId: '*', language: 'fr' })).method).toBe(
       'stopInterpreting',
     );
@@ -107,6 +110,8 @@ describe('protocol', () => {
       { speakerPeerId: 7, language: 'fr' },
       { speakerPeerId: 'alice', language: 'fr', interpreterPeerId: '*' },
       { speakerPeerId: 'alice', language: 'fr', interpreterPeerId: null },
+      { speakerPeerId: 'alice', language: 'fr', takeOver: 'yes' },
+      { speakerPeerId: 'alice', language: 'fr', takeOver: 1 },
     ]) {
       expect(
         code(() => parseRequest(req('startInterpreting', bad))),
@@ -136,6 +141,26 @@ describe('protocol', () => {
       [{ language: 'fr', source: 'interpreter', extra: 1 }],
     ]) {
       expect(() => parseServerMessage(languages(bad)), JSON.stringify(bad)).toThrow(ProtocolError);
+    }
+  });
+
+  it('validates dubStats, with the interpreter whose voice the dub is now', () => {
+    const stats = (data: unknown) => JSON.stringify({ type: 'notification', method: 'dubStats', data });
+    const base = {
+      speakerPeerId: 'alice',
+      language: 'fr',
+      fps: 24.5,
+      delayMs: 2030,
+      faceRendering: true,
+      segments: 12,
+      framesOut: 300,
+    };
+    expect(parseServerMessage(stats(base))).toMatchObject({ data: base });
+    expect(parseServerMessage(stats({ ...base, interpreterPeerId: 'anna' }))).toMatchObject({
+      data: { interpreterPeerId: 'anna' },
+    });
+    for (const bad of ['*', '', 7, null]) {
+      expect(() => parseServerMessage(stats({ ...base, interpreterPeerId: bad })), String(bad)).toThrow(ProtocolError);
     }
   });
 

@@ -414,26 +414,30 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
    * Starts interpreting `speakerPeerId` (`'*'`: the floor, every speaker without an own interpreter) into `language`:
    * this client's published audio becomes the dub listeners of that language hear (and the speaker's lips follow).
    * Needs `language` in the token's `interpret` grant; a host may pass `interpreterPeerId` to assign another peer.
-   * Every peer then gets a `languages` event with the new interpreter. Asking again for one's own assignment is a
-   * no-op. Rejects with a RequestError: `unauthorized` (no grant), `unsupported` (language not offered), `notFound`
-   * (unknown speaker or peer), `badState` (someone else interprets that speaker into that language), `badRequest`.
+   * `takeOver: true` relays the interpreter holding that (speaker, language) (booth partners): listeners' running
+   * dubs hand over to the new voice without a gap and without `dubended`. Every peer then gets a `languages` event
+   * with the new interpreter. Asking again for one's own assignment is a no-op. Rejects with a RequestError:
+   * `unauthorized` (no grant), `unsupported` (language not offered), `notFound` (unknown speaker or peer), `badState`
+   * (someone else interprets that speaker into that language, without `takeOver`), `badRequest`.
    */
   async startInterpreting(
     speakerPeerId: string,
     language: string,
-    options: { interpreterPeerId?: string } = {},
+    options: { interpreterPeerId?: string; takeOver?: boolean } = {},
   ): Promise<InterpretingAssignment> {
     this.#assertOpen();
     return this.#channel.request('startInterpreting', {
       speakerPeerId,
       language,
       ...(options.interpreterPeerId !== undefined ? { interpreterPeerId: options.interpreterPeerId } : {}),
+      ...(options.takeOver !== undefined ? { takeOver: options.takeOver } : {}),
     });
   }
 
   /**
-   * Ends an interpreter assignment (one's own, or any as a host). Listeners of dubs it drove get `dubended` and are
-   * back on the original (or choose the language again for the embedded / provider source, where there is one).
+   * Ends an interpreter assignment (one's own, or any as a host). Dubs it drove go on with the floor interpreter of
+   * that language, when there is one; otherwise their listeners get `dubended` and are back on the original (or
+   * choose the language again for the embedded / provider source, where there is one).
    */
   async stopInterpreting(speakerPeerId: string, language: string): Promise<InterpretingAssignment> {
     this.#assertOpen();

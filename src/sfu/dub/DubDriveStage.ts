@@ -23,7 +23,7 @@ import {
   type TimedPhone,
   type VideoFrame,
 } from '../../pipeline/index.ts';
-import { DubTimeline, segmentAt, type DubSegment, type DubSource } from '../../pipeline/dub/index.ts';
+import { DubTimeline, segmentAt, type DubError, type DubSegment, type DubSource } from '../../pipeline/dub/index.ts';
 
 const DRIVE_RATE = 48_000;
 const DRIVE_FRAME_SAMPLES = 960; // 20 ms
@@ -37,7 +37,7 @@ const VIDEO_CLOCK_LAG_MS = 200;
 export interface DubDriveStageOptions {
   /** The face stage (created with driveAudio: true). Closed with this stage. */
   inner: AvStage;
-  /** Started dub source fed with the speaker's audio; closed with this stage. */
+  /** Started dub source fed with the speaker's audio; closed with this stage (or when replaceSource swaps it out). */
   source: DubSource;
   /** Delay from the source speech to its dub, in ms; the video is delayed as much. Default 1500. */
   delayMs?: number;
@@ -66,9 +66,20 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     driveFrames: 0,
     /** Drive frames that carried speech (not silence). */
     speechFrames: 0,
+    /** Sources replaced while running (replaceSource: an interpreter handing over to another). */
+    sourceSwaps: 0,
   };
   readonly #inner: AvStage;
-  readonly #source: DubSource;
+  #source: DubSource;
+  readonly #onSourceSegment = (seg: DubSegment): void => this.#onSegment(seg);
+  readonly #onSourceError = (err: DubError): void =>
+    this.safeEmit('warning', `dub source: ${err.code}: ${err.message}`);
+  /**
+   * After a replaceSource: the source start (speaker clock, ms) of the last segment placed before it. The new source's
+   * clock mapping is its own (an interpreter feed anchors on its first frame), so its first segments may start a
+   * little before that; they are moved up to it (the timeline then places them after the old source's words).
+   */
+  #handOverFloorMs = -Infinity;
   readonly #timeline: DubTimeline;
   readonly #maxHeld: number;
   readonly #heldVideo: VideoFrame[] = [];
@@ -103,12 +114,72 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     // the relayed audio arrived in bursts, which made listeners' jitter buffers grow and their A/V sync swing by up
     // to a second.
     inner.on('warning', (m) => this.safeEmit('warning', m));
-    source.on('segment', (seg) => this.#onSegment(seg));
-    source.on('error', (err) => this.safeEmit('warning', `dub source: ${err.code}: ${err.message}`));
+    this.#attach(source);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The source driving the stage now. */
+  get source(): DubSource {
+    return this.#source;
+  }
+
+  /**
+   * Hands the drive over to another (started) source without a gap: what the old source still holds is flushed
+   * (an interpreter source emits its last partial chunk at once; slower work is dropped), its listeners are detached
+   * and it is closed; `next` drives from now on. The timeline, the queue of placed segments and the face stage go on:
+   * words of the old source already placed still play out, the new source's segments are placed after them, and the
+   * drive audio stays one contiguous 20 ms frame sequence. After close(), `next` is closed.
+   */
+  replaceSource(next: DubSource): void {
+    if (this.#closed) {
+      next.close();
+      return;
+    }
+    const old = this.#source;
+    if (next === old) return;
+    try {
+      old.flush().catch(() => {});
+    } catch {
+      // nothing left to flush
+    }
+    this.#detach(old);
+    this.#handOverFloorMs = this.#timeline.placed.at(-1)?.segment.sourceStartMs ?? -Infinity;
+    this.#source = next;
+    this.#attach(next);
+    this.counters.sourceSwaps++;
+    try {
+      old.close();
+    } catch (err) {
+      this.safeEmit('warning', `closing the replaced dub source threw: ${String(err)}`);
+    }
+  }
+
+  #attach(source: DubSource): void {
+    source.on('segment', this.#onSourceSegment);
+    source.on('error', this.#onSourceError);
+  }
+
+  #detach(source: DubSource): void {
+    source.off('segment', this.#onSourceSegment);
+    source.off('error', this.#onSourceError);
   }
 
   #onSegment(seg: DubSegment): void {
     if (this.#closed) return;
+    if (seg.sourceStartMs < this.#handOverFloorMs) {
+      const shift = this.#handOverFloorMs - seg.sourceStartMs;
+      seg = {
+        ...seg,
+        sourceStartMs: seg.sourceStartMs + shift,
+        sourceEndMs: seg.sourceEndMs + shift,
+        ...(seg.speechEndMs !== undefined ? { speechEndMs: seg.speechEndMs + shift } : {}),
+      };
+    } else {
+      this.#handOverFloorMs = -Infinity;
+    }
     const placed = this.#timeline.place(seg);
     const at48 = segmentAt(seg, DRIVE_RATE);
     const pcm = new Int16Array(at48.pcm.length);

@@ -134,20 +134,24 @@ export class DubManager implements RoomDubHooks {
   }
 
   /**
-   * `interpreterPeerId` interprets `speakerId` (or `*`, every speaker without an own interpreter) into `language`.
-   * Running pipelines of that language whose drive changes (a new or replaced interpreter) stop; their listeners are
-   * told (dubEnded) and choose again to get the new drive.
+   * `interpreterPeerId` interprets `speakerId` (or `*`, every speaker without an own interpreter) into `language`
+   * (replacing the assignment's previous interpreter, if any). Running pipelines of that language whose interpreter
+   * changes hand over to the new one without a gap (listeners keep their consumers); an embedded or provider pipeline
+   * whose speaker now has an interpreter stops, and its listeners are told (dubEnded) and choose again.
    */
   assignInterpreter(speakerId: string, language: string, interpreterPeerId: string): void {
     this.interpreters.assign(speakerId, language, interpreterPeerId);
-    this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+    this.#updateDrives(language, 'the interpreter assignment changed; choose the language again');
     this.#announce();
   }
 
-  /** Removes an assignment (running pipelines it drove stop, see assignInterpreter). */
+  /**
+   * Removes an assignment. Pipelines it drove hand over to the interpreter that now applies (the floor's, `*`), or
+   * stop when there is none (see assignInterpreter).
+   */
   unassignInterpreter(speakerId: string, language: string): void {
     if (this.interpreters.unassign(speakerId, language)) {
-      this.#restartChangedDrives(language, 'the interpreter assignment changed; choose the language again');
+      this.#updateDrives(language, 'the interpreter assignment changed; choose the language again');
       this.#announce();
     }
   }
@@ -161,12 +165,14 @@ export class DubManager implements RoomDubHooks {
   /**
    * `startInterpreting` from a peer: itself (its token grants `language` in `interpret`) or, for a host, any peer.
    * Errors: `unauthorized` (no grant), `unsupported` (language not offered), `notFound` (unknown speaker or
-   * interpreter), `badRequest` (a peer interpreting itself), `badState` (another interpreter holds the assignment).
-   * Asking again for the assignment one already holds succeeds without changing anything.
+   * interpreter), `badRequest` (a peer interpreting itself), `badState` (another interpreter holds the assignment and
+   * `takeOver` is not set). With `takeOver`, the new interpreter replaces the one holding the assignment (a booth
+   * relay): the running dubs hand over without a gap. Asking again for the assignment one already holds succeeds
+   * without changing anything.
    */
   startInterpreting(
     peer: Peer,
-    { speakerPeerId, language, interpreterPeerId }: RequestData<'startInterpreting'>,
+    { speakerPeerId, language, interpreterPeerId, takeOver }: RequestData<'startInterpreting'>,
   ): Promise<ResponseMap['startInterpreting']> {
     if (this.#closed) throw new SignalError('badState', 'room closed');
     const interpreterId = interpreterPeerId ?? peer.id;
@@ -191,16 +197,19 @@ export class DubManager implements RoomDubHooks {
     }
     if (speakerPeerId === interpreterId) throw new SignalError('badRequest', 'a peer cannot interpret itself');
     const current = this.#assigned(speakerPeerId, language);
-    if (current !== undefined && current !== interpreterId) {
+    if (current !== undefined && current !== interpreterId && takeOver !== true) {
       const who = speakerPeerId === ANY_SPEAKER ? 'the floor' : `speaker ${speakerPeerId}`;
       throw new SignalError(
         'badState',
-        `${who} already has an interpreter into ${language} (${current}); stop that assignment first`,
+        `${who} already has an interpreter into ${language} (${current}); stop that assignment first, or take over`,
       );
     }
-    if (current === undefined) {
+    if (current !== interpreterId) {
       this.assignInterpreter(speakerPeerId, language, interpreterId);
-      logger.debug(`${interpreterId} interprets ${speakerPeerId} into ${language} (asked by ${peer.id})`);
+      logger.debug(
+        `${interpreterId} interprets ${speakerPeerId} into ${language} (asked by ${peer.id}` +
+          `${current !== undefined ? `, taking over from ${current}` : ''})`,
+      );
     }
     return Promise.resolve({ speakerPeerId, language, interpreterPeerId: interpreterId });
   }
@@ -226,13 +235,74 @@ export class DubManager implements RoomDubHooks {
     return Promise.resolve({ speakerPeerId, language, interpreterPeerId: current });
   }
 
-  #restartChangedDrives(language: string, reason: string): void {
-    for (const p of [...this.#pipelines.values()]) {
-      if (p.language !== language) continue;
-      if (this.#interpreterFor(p.speakerPeerId, language) !== this.#interpreterOf.get(p)) {
-        this.#stop(p, reason);
-      }
+  /**
+   * Brings the running pipelines of `language` to the drive they should have now (after an assignment changed):
+   * see #redrive.
+   */
+  #updateDrives(language: string, reason: string): void {
+    for (const p of [...this.#pipelines.values()]) if (p.language === language) this.#redrive(p, reason);
+  }
+
+  /**
+   * The interpreter whose audio should drive the dub of (speaker, language) now: the assigned one (own, else the
+   * floor's) when it publishes audio, else the floor interpreter when it does (it relays an own interpreter who
+   * stopped publishing); never the speaker itself. Undefined: no interpreter can drive it.
+   */
+  #driveFor(speakerPeerId: string, language: string): string | undefined {
+    const candidates = [
+      this.interpreters.interpreterFor(speakerPeerId, language),
+      this.interpreters.interpreterFor(ANY_SPEAKER, language),
+    ];
+    return candidates.find((id) => id !== undefined && id !== speakerPeerId && this.#audioOf(id) !== undefined);
+  }
+
+  /**
+   * Moves a running pipeline to the drive it should have now. An interpreter pipeline whose interpreter changes hands
+   * over to the new one (same pipeline, same producers, listeners keep hearing the dub); one left without an
+   * interpreter that publishes audio stops with `reason` (or "interpreter X publishes no audio" when it was replaced
+   * by a silent one). An embedded or provider pipeline whose speaker gets an interpreter stops with `reason` (the answer's
+   * `source` changes; the listener chooses again). `refeed`: the current interpreter's audio producer went away, so
+   * even when it stays the drive (it publishes another one) its feed is rebuilt.
+   */
+  #redrive(p: DubPipeline, reason: string, refeed = false): void {
+    if (p.closed) return;
+    const current = this.#interpreterOf.get(p);
+    const assigned = this.#interpreterFor(p.speakerPeerId, p.language);
+    if (current === undefined) {
+      if (assigned !== undefined) this.#stop(p, reason);
+      return;
     }
+    const next = this.#driveFor(p.speakerPeerId, p.language);
+    if (next === current && !refeed) return;
+    if (next !== undefined) {
+      this.#handOver(p, next);
+      return;
+    }
+    // Replaced by an interpreter who publishes no audio (the current one could go on): say so.
+    const silentSuccessor = assigned !== undefined && assigned !== current && this.#audioOf(current) !== undefined;
+    this.#stop(p, silentSuccessor ? `interpreter ${assigned} publishes no audio` : reason);
+  }
+
+  /**
+   * Hands a running interpreter pipeline over to interpreter `next` (who publishes audio): its source is swapped
+   * inside the running pipeline (DubPipeline.replaceSource), so listeners hear no gap and are not re-negotiated. If
+   * the new source cannot start, the pipeline stops (its old interpreter is no longer the one meant to be heard).
+   */
+  #handOver(p: DubPipeline, next: string): void {
+    const previous = this.#interpreterOf.get(p);
+    this.#interpreterOf.set(p, next);
+    logger.debug(`dub ${p.speakerPeerId}/${p.language}: interpreter ${previous} hands over to ${next}`);
+    p.replaceSource(this.#interpreterSource(next, p.language)).then(
+      (swapped) => {
+        if (swapped) logger.debug(`dub ${p.speakerPeerId}/${p.language}: interpreter ${next} drives it now`);
+      },
+      (err: unknown) => {
+        // Stopped or handed on meanwhile: nothing to undo.
+        if (p.closed || this.#interpreterOf.get(p) !== next) return;
+        const message = err instanceof Error ? err.message : String(err);
+        this.#stop(p, `the dub could not be handed over to interpreter ${next}: ${message}`);
+      },
+    );
   }
 
   addOriginalProducer(peerId: string, producer: ms.Producer): void {
@@ -240,16 +310,24 @@ export class DubManager implements RoomDubHooks {
     if (!set) this.#originals.set(peerId, (set = new Map<string, ms.Producer>()));
     set.set(producer.id, producer);
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.addProducer(producer);
+    // An assigned interpreter publishing audio again takes back the pipelines the floor interpreter relayed.
+    if (producer.kind === 'audio') {
+      for (const [p, interpreterId] of [...this.#interpreterOf]) {
+        if (interpreterId !== peerId) this.#redrive(p, 'the interpreter changed');
+      }
+    }
   }
 
   removeOriginalProducer(peerId: string, producerId: string): void {
     const removed = this.#originals.get(peerId)?.get(producerId);
     this.#originals.get(peerId)?.delete(producerId);
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.removeProducer(producerId);
-    // An interpreter stopped publishing audio: the pipelines it drove end (listeners get the original back).
+    // An interpreter stopped publishing audio: the pipelines it drove hand over to the floor interpreter (when there
+    // is one, publishing) or end (listeners get the original back). This runs first when an interpreter leaves (its
+    // transports, and so its producers, close before the room removes the peer).
     if (removed?.kind === 'audio') {
       for (const [p, interpreterId] of [...this.#interpreterOf]) {
-        if (interpreterId === peerId) this.#stop(p, `interpreter ${peerId} stopped publishing audio`);
+        if (interpreterId === peerId) this.#redrive(p, `interpreter ${peerId} stopped publishing audio`, true);
       }
     }
   }
@@ -259,11 +337,12 @@ export class DubManager implements RoomDubHooks {
     const choices = this.#choices.get(peerId);
     this.#choices.delete(peerId);
     for (const [speaker, language] of choices ?? []) this.#release(peerId, speaker, language);
-    // As an interpreter: the pipelines it drove end; its assignments (as interpreter or speaker) are dropped.
-    for (const [p, interpreterId] of [...this.#interpreterOf]) {
-      if (interpreterId === peerId) this.#stop(p, `interpreter ${peerId} left`);
-    }
+    // As an interpreter: its assignments (as interpreter or speaker) are dropped; the pipelines it still drove hand
+    // over to the interpreter that applies now (the floor's, `*`) or end.
     this.interpreters.removePeer(peerId);
+    for (const [p, interpreterId] of [...this.#interpreterOf]) {
+      if (interpreterId === peerId) this.#redrive(p, `interpreter ${peerId} left`);
+    }
     this.#announce();
     // As a speaker: its pipelines end (the room tells listeners the producers closed).
     this.#originals.delete(peerId);
@@ -341,7 +420,9 @@ export class DubManager implements RoomDubHooks {
     const key = `${speakerPeerId}\n${offer.language}`;
     const existing = this.#pipelines.get(key);
     if (existing && !existing.closed) return existing;
-    const interpreterId = this.#interpreterFor(speakerPeerId, offer.language);
+    // The assigned interpreter, or the floor's relaying an assigned one who publishes no audio (as #redrive does).
+    const assigned = this.#interpreterFor(speakerPeerId, offer.language);
+    const interpreterId = assigned && (this.#driveFor(speakerPeerId, offer.language) ?? assigned);
     if (!interpreterId && offer.source === 'interpreter' && !this.#options.createDubSource) {
       throw new SignalError('unsupported', `no interpreter for ${speakerPeerId} into ${offer.language} in this room`);
     }
@@ -352,25 +433,9 @@ export class DubManager implements RoomDubHooks {
       language: offer.language,
       sourceKind: interpreterId ? 'interpreter' : offer.source,
       faceRendering: consent.faceRendering,
-      createSource: async () => {
-        const source = interpreterId
-          ? new InterpreterFeedSource({
-              router: this.#room.router,
-              producer: this.#interpreterAudio(interpreterId),
-              interpreterPeerId: interpreterId,
-              language: offer.language,
-              sourceLanguage: this.#options.sourceLanguage ?? 'en',
-              ...(this.#options.interpreterMode ? { mode: this.#options.interpreterMode } : {}),
-            })
-          : this.#createSource(speakerPeerId, offer);
-        try {
-          await source.start();
-        } catch (err) {
-          source.close();
-          throw err;
-        }
-        return source;
-      },
+      createSource: interpreterId
+        ? this.#interpreterSource(interpreterId, offer.language)
+        : async () => startSource(this.#createSource(speakerPeerId, offer)),
       ...(this.#options.stage ? { stage: this.#options.stage } : {}),
       ...(this.#options.stageParams ? { stageParams: this.#options.stageParams } : {}),
       ...(this.#options.timelineDelayMs !== undefined ? { timelineDelayMs: this.#options.timelineDelayMs } : {}),
@@ -392,13 +457,34 @@ export class DubManager implements RoomDubHooks {
     return assigned !== speakerPeerId ? assigned : undefined;
   }
 
+  /** The peer's live (original) audio producer, if any. */
+  #audioOf(peerId: string): ms.Producer | undefined {
+    return [...(this.#originals.get(peerId)?.values() ?? [])].find((p) => p.kind === 'audio' && !p.closed);
+  }
+
   /** The interpreter's live audio producer, or a clear SignalError. */
   #interpreterAudio(interpreterId: string): ms.Producer {
-    const audio = [...(this.#originals.get(interpreterId)?.values() ?? [])].find(
-      (p) => p.kind === 'audio' && !p.closed,
-    );
+    const audio = this.#audioOf(interpreterId);
     if (!audio) throw new SignalError('badState', `interpreter ${interpreterId} publishes no audio`);
     return audio;
+  }
+
+  /**
+   * The source factory of a pipeline driven by `interpreterId`: a started InterpreterFeedSource on the interpreter's
+   * audio producer of the moment (each processor rebuild calls it again).
+   */
+  #interpreterSource(interpreterId: string, language: string): () => Promise<DubSource> {
+    return async () =>
+      startSource(
+        new InterpreterFeedSource({
+          router: this.#room.router,
+          producer: this.#interpreterAudio(interpreterId),
+          interpreterPeerId: interpreterId,
+          language,
+          sourceLanguage: this.#options.sourceLanguage ?? 'en',
+          ...(this.#options.interpreterMode ? { mode: this.#options.interpreterMode } : {}),
+        }),
+      );
   }
 
   #createSource(speakerPeerId: string, offer: LanguageOffer): DubSource {
@@ -457,7 +543,8 @@ export class DubManager implements RoomDubHooks {
   #sendStats(): void {
     for (const p of this.#pipelines.values()) {
       if (p.producers.length === 0) continue;
-      const stats = p.stats();
+      const interpreterPeerId = this.#interpreterOf.get(p);
+      const stats = { ...p.stats(), ...(interpreterPeerId !== undefined ? { interpreterPeerId } : {}) };
       for (const listenerId of p.listeners) this.#room.peers.get(listenerId)?.notify('dubStats', stats);
     }
   }
@@ -470,6 +557,17 @@ export class DubManager implements RoomDubHooks {
     this.#choices.clear();
     this.#originals.clear();
   }
+}
+
+/** Starts a source, closing it when it cannot start. */
+async function startSource(source: DubSource): Promise<DubSource> {
+  try {
+    await source.start();
+  } catch (err) {
+    source.close();
+    throw err;
+  }
+  return source;
 }
 
 /** The `dubs` option of LipsyncServer: one DubManager per room. */

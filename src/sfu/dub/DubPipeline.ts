@@ -6,7 +6,8 @@
  *     -> dubbed audio + lip-synced video producers in the room (source 'processed', language set)
  *
  * The tap does the mediasoup plumbing (sender reports, keyframe requests, rebuild when the speaker's producers change);
- * this class builds the processor, registers the outputs in the room and reports health.
+ * this class builds the processor, registers the outputs in the room and reports health. `replaceSource` swaps the
+ * drive (an interpreter handing over to another) while everything else, listeners' consumers included, goes on.
  */
 import type { types as ms } from 'mediasoup';
 import type { DubSource } from '../../pipeline/dub/index.ts';
@@ -33,7 +34,7 @@ export interface DubPipelineOptions {
   sourceKind: DubSourceKind;
   /** Lip re-rendering (false: the speaker refused it; the dubbed voice over the real face). */
   faceRendering: boolean;
-  /** Builds and starts the dub source of this pipeline. */
+  /** Builds and starts the dub source of this pipeline (again on every processor rebuild; see replaceSource). */
   createSource(): Promise<DubSource>;
   /** Face stage name when faceRendering (default `lipsync`). */
   stage?: string;
@@ -69,6 +70,10 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
   readonly #tap: SpeakerTap;
   readonly #options: DubPipelineOptions;
   #stage: DubDriveStage | undefined;
+  /** Builds the source of the next processor build (options.createSource until replaceSource). */
+  #createSource: () => Promise<DubSource>;
+  /** Increments with each replaceSource call: an older call still building its source gives way. */
+  #replaceSeq = 0;
   #infos: ProducerInfo[] = [];
   #ready: Promise<void>;
   #resolveReady!: () => void;
@@ -87,6 +92,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     this.language = options.language;
     this.sourceKind = options.sourceKind;
     this.faceRendering = options.faceRendering;
+    this.#createSource = () => options.createSource();
     this.#ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -151,9 +157,42 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     this.#tap.removeProducer(producerId);
   }
 
+  /**
+   * Swaps the drive of the running pipeline without stopping it: builds and starts a source with `createSource`,
+   * hands it to the current DubDriveStage (which closes the old one; words already placed still play out), and uses
+   * `createSource` for every later processor rebuild. Listeners keep their consumers. Resolves true once the new
+   * source drives (or will drive the build in progress), false when the pipeline closed or a later call superseded
+   * this one meanwhile (the source it built is closed); rejects with the error of `createSource`, the old source
+   * still driving.
+   */
+  async replaceSource(createSource: () => Promise<DubSource>): Promise<boolean> {
+    if (this.#closed) return false;
+    const seq = ++this.#replaceSeq;
+    let source: DubSource;
+    try {
+      source = await createSource();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.warn(`dub ${this.speakerPeerId}/${this.language}: new source failed, the old one goes on: ${message}`);
+      throw err;
+    }
+    if (this.#closed || seq !== this.#replaceSeq) {
+      source.close();
+      return false;
+    }
+    this.#createSource = createSource;
+    const stage = this.#stage;
+    // Between builds (the tap rebuilding, or the first build still running) there is no live stage: the build uses
+    // the new factory (see #buildProcessor).
+    if (stage && !stage.closed) stage.replaceSource(source);
+    else source.close();
+    return true;
+  }
+
   async #buildProcessor(inputs: readonly RtpStreamInfo[]): Promise<TranscodingProcessor> {
     if (!inputs.some((i) => i.kind === 'audio')) throw new Error('the speaker publishes no audio to dub');
-    const source = await this.#options.createSource();
+    const createSource = this.#createSource;
+    const source = await createSource();
     let inner: AvStage | undefined;
     try {
       const hasVideo = inputs.some((i) => i.kind === 'video');
@@ -189,6 +228,10 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       });
       this.#stage = stage;
       this.#lastSr = {};
+      // A replaceSource finished while this build ran with the previous factory: hand the stage to the new one.
+      if (createSource !== this.#createSource) {
+        this.replaceSource(this.#createSource).catch(() => {});
+      }
       return processor;
     } catch (err) {
       if (inner) inner.close();
