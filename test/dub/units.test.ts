@@ -166,6 +166,88 @@ describe('DubTimeline', () => {
     expect(() => t.place(seg(3, 100, 10))).toThrow(/before the previous/);
   });
 
+  it('forgets what a live cursor has passed: an hour of 100 ms interpreter chunks stays bounded, placed as before', () => {
+    // A live interpreter pipeline: 100 ms chunks of 48 kHz speech (~190 KB/s of PCM), each placed when the speaker's
+    // clock reaches its end, the consumer's playback cursor at the speaker's clock (the output clock runs delayMs
+    // behind). Lengths vary (50-140 ms, a few chunks run long) so some are pushed back and catch up. The chunks share
+    // one buffer (subarrays), so the test's own memory stays small; bytes are counted as what each segment holds.
+    const rate = 48_000;
+    const pool = new Float32Array((140 * rate) / 1000).fill(0.1);
+    const chunk = (id: number, startMs: number, durMs: number): DubSegment => ({
+      id,
+      language: 'es',
+      sourceStartMs: startMs,
+      sourceEndMs: startMs + durMs,
+      pcm: pool.subarray(0, (durMs * rate) / 1000),
+      sampleRate: rate,
+      latencyMs: 0,
+    });
+    const live = new DubTimeline({ delayMs: 1500 });
+    const full = new DubTimeline({ delayMs: 1500 }); // the old behaviour: keeps everything
+    const bytes = (t: DubTimeline) => t.placed.reduce((n, p) => n + p.segment.pcm.byteLength, 0);
+    let seed = 1;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const hourChunks = 36_000;
+    let maxCount = 0;
+    let maxBytes = 0;
+    let maxLag = 0;
+    for (let i = 0; i < hourChunks; i++) {
+      const startMs = i * 100;
+      const durMs = 50 + Math.floor(rand() * 91); // 50..140 ms
+      const cursorMs = startMs + 100; // the chunk is emitted once the speaker's clock has passed it
+      live.forgetBefore(cursorMs);
+      const a = live.place(chunk(i, startMs, durMs));
+      const b = full.place(chunk(i, startMs, durMs));
+      expect(a.outputStartMs).toBe(b.outputStartMs);
+      expect(a.lagMs).toBe(b.lagMs);
+      maxLag = Math.max(maxLag, a.lagMs);
+      maxCount = Math.max(maxCount, live.placed.length);
+      maxBytes = Math.max(maxBytes, bytes(live));
+    }
+    expect(maxLag).toBeGreaterThan(0); // some chunks were pushed back
+    expect(live.endMs).toBe(full.endMs);
+    expect(live.forgottenCount + live.placed.length).toBe(hourChunks);
+    // Without forgetting: every chunk of the hour (~0.7 GB of PCM). With it: the delay's worth and the lag.
+    expect(full.placed.length).toBe(hourChunks);
+    const fullBytes = bytes(full);
+    expect(fullBytes).toBeGreaterThan(600e6);
+    expect(maxCount).toBeLessThanOrEqual(30);
+    expect(maxBytes).toBeLessThan(600e3);
+    console.log(
+      `DubTimeline, 1 h of 100 ms chunks at 48 kHz: retained ${full.placed.length} segments / ${(fullBytes / 1e6).toFixed(1)} MB` +
+        ` without forgetBefore, at most ${maxCount} / ${(maxBytes / 1e3).toFixed(1)} KB with it (max lag ${maxLag} ms)`,
+    );
+  });
+
+  it('places, rejects and pushes back exactly as before once the previous segments are forgotten', () => {
+    const t = new DubTimeline({ delayMs: 1000 });
+    const a = t.place(seg(0, 0, 3000)); // 1000-4000
+    expect(t.forgetBefore(3999)).toBe(0); // not entirely in the past yet
+    expect(t.placed).toHaveLength(1);
+    expect(t.forgetBefore(4000)).toBe(1); // ends at the cursor: forgotten
+    expect(t.placed).toHaveLength(0);
+    expect(t.last).toBe(a);
+    expect(t.endMs).toBe(4000);
+    // Still checked against the forgotten segment: source order, and no overlap with its output span.
+    expect(() => t.place(seg(1, -1, 10))).toThrow(/before the previous one \(0 ms\)/);
+    const b = t.place(seg(1, 2000, 1000)); // nominal 3000, inside the forgotten 1000-4000: pushed back to 4000
+    expect([b.outputStartMs, b.lagMs]).toEqual([4000, 1000]);
+    expect(t.forgetBefore(4500)).toBe(0);
+    const c = t.place(seg(2, 2000, 500)); // same source start as the previous: allowed, placed after it
+    expect([c.outputStartMs, c.lagMs]).toEqual([5000, 2000]);
+    expect(t.forgetBefore(100_000)).toBe(2);
+    expect(() => t.place(seg(3, 1999, 10))).toThrow(/before the previous one \(2000 ms\)/);
+    const d = t.place(seg(3, 6000, 500)); // after a pause: on time again
+    expect([d.outputStartMs, d.lagMs]).toEqual([7000, 0]);
+    expect(t.forgottenCount).toBe(3);
+    expect(t.placed).toEqual([d]);
+    // Forgotten segments render as silence; the retained one as before.
+    const pcm = t.render(16000);
+    expect(pcm.length).toBe(7500 * 16);
+    expect(pcm[2000 * 16]).toBe(0);
+    expect(pcm[7200 * 16]).toBeCloseTo(0.1, 5);
+  });
+
   it('trims synthesised pauses and shifts the phonemes', () => {
     const s = {
       ...seg(0, 0, 1000),

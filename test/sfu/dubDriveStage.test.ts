@@ -176,6 +176,48 @@ describe('DubDriveStage', () => {
   });
 });
 
+describe('DubDriveStage memory over a long live run', () => {
+  it('forgets the placed segments the drive cursor has passed: what it holds stays bounded', () => {
+    // 20 simulated minutes of an interpreter's 100 ms chunks at 48 kHz (one shared buffer) with the speaker's audio.
+    class CountingStage extends RecordingStage {
+      driveCount = 0;
+      override pushDriveAudio(): void {
+        this.driveCount++;
+      }
+      override pushSpeakerAudio(): void {}
+    }
+    const inner = new CountingStage();
+    const source = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: source as unknown as DubSource, delayMs: 1500 });
+    const pcm = new Float32Array(4800).fill(0.2);
+    const minutes = 20;
+    let maxRetained = 0;
+    let id = 0;
+    for (let t = 0; t < minutes * 60_000; t += 20) {
+      stage.pushSpeakerAudio(speakerFrame(t));
+      if ((t + 20) % 100 === 0) {
+        const startMs = t + 20 - 100;
+        source.emit('segment', {
+          id: id++,
+          language: 'es',
+          sourceStartMs: startMs,
+          sourceEndMs: startMs + 100,
+          pcm,
+          sampleRate: 48_000,
+          latencyMs: 0,
+        } satisfies DubSegment);
+        maxRetained = Math.max(maxRetained, stage.retainedSegments);
+      }
+    }
+    expect(stage.counters.segments).toBe(minutes * 600);
+    expect(stage.counters.lateSegments).toBe(0);
+    expect(inner.driveCount).toBeGreaterThan(minutes * 3000 - 100);
+    // The delay's worth of chunks (1.5 s / 100 ms) and the one just placed, not all 12000.
+    expect(maxRetained).toBeLessThanOrEqual(17);
+    stage.close();
+  });
+});
+
 describe('DubDriveStage.replaceSource (an interpreter handing over to another)', () => {
   /** A segment of constant `level` (16 kHz), `durMs` long, dubbing the speaker's speech from `startMs`. */
   const constant = (id: number, startMs: number, durMs: number, level: number): DubSegment => ({
@@ -245,6 +287,29 @@ describe('DubDriveStage.replaceSource (an interpreter handing over to another)',
     expect(out.map(levelOf)).toEqual(inner.drive.map(levelOf));
     stage.close();
     expect(newSource.closed).toBe(true);
+  });
+
+  it('hands over after the old words were forgotten (entirely played): the new source is still placed after them', () => {
+    const inner = new RecordingStage();
+    const oldSource = new ScriptedSource();
+    const newSource = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: oldSource as unknown as DubSource, delayMs: 1000 });
+    stage.pushSpeakerAudio(speakerFrame(0));
+    oldSource.emit('segment', constant(0, 200, 300, 0.2)); // 1200-1500 on the output clock
+    let t = 20;
+    for (; t < 1600; t += 20) stage.pushSpeakerAudio(speakerFrame(t)); // drive cursor past 1500
+    expect(stage.retainedSegments).toBe(0);
+    stage.replaceSource(newSource as unknown as DubSource);
+    // Starts before the old source's last segment (its own clock mapping): moved up to it, not rejected as out of order.
+    newSource.emit('segment', constant(0, 150, 200, -0.5));
+    newSource.emit('segment', constant(1, 700, 200, -0.5)); // on time: 1700-1900
+    for (; t < 2000; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+    expect(stage.counters.segments).toBe(3);
+    expect(stage.counters.lateSegments).toBe(1); // the moved-up one starts at once (its place, 1200, is played)
+    const at = (ms: number) => inner.drive.find((f) => f.timestampUs === ms * 1000)!;
+    expect(levelOf(at(1600))).toBe(B);
+    expect(levelOf(at(1800))).toBe(B);
+    stage.close();
   });
 
   it('closes the offered source when the stage is already closed', () => {

@@ -3,6 +3,11 @@
  * when the previous one runs long, so segments never overlap and no silence is added that was not in the source;
  * a pushed-back run catches up in the source's own pauses (the next segment whose nominal start is free of the
  * previous one starts on time again). See docs/dub.md for the matching video-delay policy.
+ *
+ * A timeline keeps every placed segment (and its PCM) until told otherwise: the offline path renders and lists the
+ * whole of it. A live consumer, which may run for hours, calls `forgetBefore(outputMs)` as its playback advances, so
+ * what it holds stays bounded; the placement rules (source order, no overlap) still hold against the last placed
+ * segment, which is kept aside (`last`) even once forgotten from `placed`.
  */
 import { resample } from '../audio/resample.ts';
 import type { DubSegment } from './types.ts';
@@ -34,7 +39,11 @@ export function segmentDurationMs(seg: DubSegment): number {
 export class DubTimeline {
   readonly delayMs: number;
   readonly maxLagMs: number;
+  /** Placed segments not yet forgotten, in placement (= output) order. */
   private readonly items: PlacedSegment[] = [];
+  /** The last placed segment, kept when forgetBefore drops it from `items`: the next one is placed against it. */
+  private lastPlaced: PlacedSegment | undefined;
+  private forgotten = 0;
 
   constructor(options: DubTimelineOptions = {}) {
     const o = { ...defaultDubTimelineOptions, ...options };
@@ -45,18 +54,44 @@ export class DubTimeline {
     this.maxLagMs = o.maxLagMs;
   }
 
-  /** End of the last placed segment on the output timeline (or -Infinity when empty). */
+  /** End of the last placed segment on the output timeline (or -Infinity when none was placed). */
   get endMs(): number {
-    return this.items.at(-1)?.outputEndMs ?? -Infinity;
+    return this.lastPlaced?.outputEndMs ?? -Infinity;
   }
 
+  /** The placed segments not forgotten (all of them unless forgetBefore was called), in output order. */
   get placed(): readonly PlacedSegment[] {
     return this.items;
   }
 
+  /** The last placed segment, also once forgetBefore dropped it from `placed`; undefined before the first. */
+  get last(): PlacedSegment | undefined {
+    return this.lastPlaced;
+  }
+
+  /** How many placed segments forgetBefore has dropped so far. */
+  get forgottenCount(): number {
+    return this.forgotten;
+  }
+
+  /**
+   * Forgets the placed segments that end at or before `outputMs` on the output timeline (a live consumer's playback
+   * cursor: nothing before it will be read again), releasing their PCM. Placement is unaffected: the last placed
+   * segment is kept aside for the order and overlap rules. `render` then renders silence where forgotten segments
+   * played. Returns how many were forgotten.
+   */
+  forgetBefore(outputMs: number): number {
+    // Placed segments never overlap and come in output order: the forgettable ones are a prefix.
+    let n = 0;
+    while (n < this.items.length && this.items[n]!.outputEndMs <= outputMs) n++;
+    if (n > 0) this.items.splice(0, n);
+    this.forgotten += n;
+    return n;
+  }
+
   /** Places the next segment. Segments come in source order (as every dub source emits them). */
   place(segment: DubSegment): PlacedSegment {
-    const prev = this.items.at(-1);
+    const prev = this.lastPlaced;
     if (prev && segment.sourceStartMs < prev.segment.sourceStartMs) {
       throw new RangeError(
         `DubTimeline: segment ${segment.id} starts at ${segment.sourceStartMs} ms, before the previous one (${prev.segment.sourceStartMs} ms)`,
@@ -73,12 +108,13 @@ export class DubTimeline {
       overrun: lagMs > this.maxLagMs,
     };
     this.items.push(placed);
+    this.lastPlaced = placed;
     return placed;
   }
 
   /**
-   * Renders [fromMs, toMs) of the output timeline at `sampleRate` (silence where no segment plays). For offline
-   * use; a live consumer plays each placed segment at its `outputStartMs`.
+   * Renders [fromMs, toMs) of the output timeline at `sampleRate` (silence where no segment plays, or where a
+   * forgotten one did). For offline use; a live consumer plays each placed segment at its `outputStartMs`.
    */
   render(sampleRate: number, fromMs = 0, toMs = Math.max(0, this.endMs)): Float32Array {
     const n = Math.max(0, Math.round(((toMs - fromMs) * sampleRate) / 1000));

@@ -35,6 +35,7 @@ export async function dubRecording(
   options: OfflineDubOptions = {},
 ): Promise<OfflineDubResult> {
   const { realtime = false, trimPauses = true, frameMs = 20 } = options;
+  // The whole recording's timeline is kept (never forgetBefore): callers render it and list its placed segments.
   const timeline = new DubTimeline(options.timeline);
   const segments: DubSegment[] = [];
   const errors: DubError[] = [];

@@ -121,6 +121,14 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     return this.#closed;
   }
 
+  /**
+   * Placed segments the timeline still holds: those not yet entirely behind the drive cursor (bounded; the timeline
+   * forgets the rest as the cursor advances, so a pipeline running for hours does not keep all it has dubbed).
+   */
+  get retainedSegments(): number {
+    return this.#timeline.placed.length;
+  }
+
   /** The source driving the stage now. */
   get source(): DubSource {
     return this.#source;
@@ -146,7 +154,7 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       // nothing left to flush
     }
     this.#detach(old);
-    this.#handOverFloorMs = this.#timeline.placed.at(-1)?.segment.sourceStartMs ?? -Infinity;
+    this.#handOverFloorMs = this.#timeline.last?.segment.sourceStartMs ?? -Infinity;
     this.#source = next;
     this.#attach(next);
     this.counters.sourceSwaps++;
@@ -251,6 +259,9 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       }
     }
     if (this.#cursorMs === null) return;
+    // The drive audio before the cursor is out (the queue holds its own copy of what is still to play): the timeline
+    // only needs its last placed segment, which it keeps aside.
+    this.#timeline.forgetBefore(this.#cursorMs);
     const dueUs = (this.#cursorMs - this.timelineDelayMs) * 1000;
     const shiftUs = this.timelineDelayMs * 1000;
     // Release in input order, audio and video interleaved by time, on the output clock.
