@@ -35,6 +35,46 @@ describe('lipsync stage in a worker thread', () => {
     expect(audio).toHaveLength(20);
   });
 
+  it('keeps video flowing when the input is faster than the engine clock (frames dropped on input free their slot)', async () => {
+    const stage = await createAvStage('lipsync', { driveAudio: false, mode: 'live' });
+    const out: VideoFrame[] = [];
+    stage.on('video', (f) => out.push(f));
+    const waitOut = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (out.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      return out.length;
+    };
+    // 50 fps into a 25 fps engine: every second frame shares a tick and is dropped by the engine. 30 of them are more
+    // than the worker's 25 in-flight slots: slots that leaked would stop all video after the 25th.
+    const audioAt = (ts: number) =>
+      stage.pushSpeakerAudio({
+        data: new Int16Array(640),
+        sampleRate: 16000,
+        channels: 1,
+        samplesPerChannel: 640,
+        timestampUs: ts,
+      });
+    // The engine holds a few frames of look-ahead before the first leaves: wait for all but the last 8 ticks.
+    let i = 0;
+    for (; i < 60; i += 2) {
+      audioAt(i * 20_000);
+      stage.pushVideo(patternFrame(96, 96, i, i * 20_000));
+      stage.pushVideo(patternFrame(96, 96, i + 1, (i + 1) * 20_000));
+      const ticks = i / 2 + 1;
+      expect(await waitOut(ticks - 8)).toBeGreaterThanOrEqual(ticks - 8);
+    }
+    for (let k = 0; k < 10; k++, i += 2) {
+      audioAt(i * 20_000);
+      stage.pushVideo(patternFrame(96, 96, i, i * 20_000));
+      expect(await waitOut(31 + k - 8)).toBeGreaterThanOrEqual(31 + k - 8);
+    }
+    await stage.flush();
+    expect(out).toHaveLength(40);
+    const counters = (stage as unknown as { counters: { dropped: number; droppedByEngine: number } }).counters;
+    stage.close();
+    expect(counters).toEqual({ dropped: 0, droppedByEngine: 30 });
+  });
+
   it('closed mid-stream (face tracking in flight), the worker releases its models and ends by itself', async () => {
     const stage = await createAvStage('lipsync', { driveAudio: false, mode: 'live' });
     let frames = 0;

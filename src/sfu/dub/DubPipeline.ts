@@ -17,6 +17,7 @@ import {
   type AvStage,
   type MediaKind,
   type RtpStreamInfo,
+  type TranscodingStats,
 } from '../../pipeline/index.ts';
 import type { DubSourceKind, DubStats, ProducerInfo } from '../../protocol/index.ts';
 import { createLogger } from '../logger.ts';
@@ -286,6 +287,12 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
   /** Stage counters (tests, logs). */
   get stageCounters(): DubDriveStage['counters'] | undefined {
     return this.#stage?.counters;
+  }
+
+  /** The transcoding processor's counters (packets and frames in and out, drops; tests, logs). */
+  get processorStats(): TranscodingStats | undefined {
+    const p = this.#tap.processor;
+    return p instanceof TranscodingProcessor ? p.stats : undefined;
   }
 
   close(): void {

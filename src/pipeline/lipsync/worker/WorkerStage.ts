@@ -20,7 +20,8 @@ export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStag
   private nextFlush = 1;
   private readonly flushes = new Map<number, () => void>();
   private inFlight = 0;
-  readonly counters = { dropped: 0 };
+  /** `dropped`: frames refused here (worker too far behind); `droppedByEngine`: taken in by the engine, no output. */
+  readonly counters = { dropped: 0, droppedByEngine: 0 };
 
   private constructor(
     readonly delayMs: number,
@@ -70,6 +71,10 @@ export class WorkerStage extends EventEmitter implements AvStage, PhoneAwareStag
       case 'video':
         this.inFlight = Math.max(0, this.inFlight - 1);
         this.emitSafe('video', m.frame);
+        break;
+      case 'videoDropped':
+        this.inFlight = Math.max(0, this.inFlight - 1);
+        this.counters.droppedByEngine++;
         break;
       case 'audio':
         this.emitSafe('audio', m.frame);

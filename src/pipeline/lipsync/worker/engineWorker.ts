@@ -23,9 +23,15 @@ port.on('message', (msg: ToWorker) => {
         engine.on('warning', (message) => post({ type: 'warning', message }));
         post({ type: 'ready', delayMs: engine.delayMs });
         break;
-      case 'video':
-        engine?.pushVideo(msg.frame);
+      case 'video': {
+        if (!engine) break;
+        // Every frame sent here holds one of WorkerStage's in-flight slots until it comes back; a frame the engine
+        // drops on input (faster than its clock) never does, so say so (else the slots leak and video stops).
+        const dropped = engine.counters.droppedInput;
+        engine.pushVideo(msg.frame);
+        if (engine.counters.droppedInput !== dropped) post({ type: 'videoDropped' });
         break;
+      }
       case 'speakerAudio':
         engine?.pushSpeakerAudio(msg.frame);
         break;

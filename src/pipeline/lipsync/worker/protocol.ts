@@ -15,6 +15,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; delayMs: number }
   | { type: 'video'; frame: VideoFrame }
+  /** A video frame the engine took in without an output (two frames in one tick of its clock): frees its slot. */
+  | { type: 'videoDropped' }
   | { type: 'audio'; frame: AudioFrame }
   | { type: 'warning'; message: string }
   | { type: 'flushed'; id: number }
