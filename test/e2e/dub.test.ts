@@ -265,6 +265,13 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     };
     pipeline.resetSendLag();
     const displayed: { offsetMs: number; videoLeadMs: number; framesSeen: number }[] = [];
+    // What flowed through the pipeline and reached the listener during the readings (a frozen picture is not in sync).
+    const snapshot = async () => ({
+      stage: structuredClone(pipeline.stageCounters),
+      processor: structuredClone(pipeline.processorStats),
+      listener: await inboundStats(page, 'speaker'),
+    });
+    const atReadingsStart = await snapshot();
     for (let i = 0; i < 16; i++) {
       const o = await avOffsetMs(page, 'speaker');
       if (o !== null) offsets.push(o);
@@ -273,6 +280,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       if (i % 5 === 0) playout.push(await playoutStats(page, 'speaker'));
       await new Promise((r) => setTimeout(r, 300));
     }
+    const atReadingsEnd = await snapshot();
     const health = await dubStats(page);
     const lipSync = await lipSyncState(page);
     mark('avEnd');
@@ -343,6 +351,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       avOffsetDisplayedWhileSettling: displayedWhileSettling.map((o) => Math.round(o - deviceDelayMs)),
       playout,
       sendLagMs: pipeline.sendLagMs(),
+      atReadingsStart,
+      atReadingsEnd,
     };
     console.log(`dub e2e: ${JSON.stringify(report)}`);
     writeFileSync(artifactPath('dub-report.json'), JSON.stringify(report, null, 2));
@@ -357,8 +367,11 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     expect(report.dubbed.upper).toBeGreaterThan(report.dubbedVsShiftedLibrary.upper + 2);
     expect(report.dubbed.mouth).toBeLessThan(report.control.mouth - 3);
     expect(report.dubbed.upper - report.dubbed.mouth).toBeGreaterThan(report.control.upper - report.control.mouth + 3);
-    // Dubbed audio plays.
+    // Dubbed audio plays, and the dubbed picture moved all through the A/V readings (~6 s: 150 frames at 25 fps).
     expect(report.energyDelta).toBeGreaterThan(0);
+    expect((atReadingsEnd.listener?.videoFrames ?? 0) - (atReadingsStart.listener?.videoFrames ?? 0)).toBeGreaterThan(
+      50,
+    );
     // Original back: the mouth matches the original frames again.
     expect(report.back.mouth).toBeGreaterThan(report.dubbed.mouth + 3);
     expect(consoleErrors).toEqual([]);

@@ -148,7 +148,9 @@ export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
     const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
       const receiver = t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined;
       const s = receiver?.getSynchronizationSources()[0];
-      if (!s) return null;
+      // A stream that has not played for half a second is not playing: no reading (frozen video would otherwise
+      // read as a constant offset, both sides extrapolated from their last sample).
+      if (!s || now - s.timestamp > 500) return null;
       const diff = (s.rtpTimestamp - sr.rtpTimestamp) | 0; // wraparound-safe signed difference
       return sr.ntpMs + (diff / clockRate) * 1000 + (now - s.timestamp);
     };
@@ -207,7 +209,15 @@ export function avOffsetDisplayedMs(
       (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
     const a = source(view.audio);
     const vs = source(view.video);
-    if (!a || !vs) return null;
+    if (
+      !a ||
+      !vs ||
+      wallNow - a.timestamp > 500 ||
+      wallNow - vs.timestamp > 500 ||
+      now - frame.expectedDisplayTime > 500
+    ) {
+      return null;
+    }
     const mapped = (rtp: number, sr: Sr, clockRate: number) =>
       sr.ntpMs + (((rtp - sr.rtpTimestamp) | 0) / clockRate) * 1000;
     const audioNow = mapped(a.rtpTimestamp, srs.audio, 48_000) + (wallNow - a.timestamp);
