@@ -268,6 +268,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     // What flowed through the pipeline and reached the listener during the readings (a frozen picture is not in sync).
     const snapshot = async () => ({
       stage: structuredClone(pipeline.stageCounters),
+      faceStage: structuredClone(pipeline.faceStageCounters),
       processor: structuredClone(pipeline.processorStats),
       listener: await inboundStats(page, 'speaker'),
     });

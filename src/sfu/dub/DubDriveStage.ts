@@ -117,6 +117,11 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     this.#attach(source);
   }
 
+  /** The face stage's own counters, where it keeps any (the worker stage: frames it refused or the engine dropped). */
+  get faceStageCounters(): Readonly<Record<string, number>> | undefined {
+    return (this.#inner as { counters?: Record<string, number> }).counters;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

@@ -289,6 +289,11 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     return this.#stage?.counters;
   }
 
+  /** The face stage's counters (see DubDriveStage.faceStageCounters). */
+  get faceStageCounters(): Readonly<Record<string, number>> | undefined {
+    return this.#stage?.faceStageCounters;
+  }
+
   /** The transcoding processor's counters (packets and frames in and out, drops; tests, logs). */
   get processorStats(): TranscodingStats | undefined {
     const p = this.#tap.processor;
