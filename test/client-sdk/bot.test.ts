@@ -3,7 +3,7 @@
  * chooses Spanish for it and records what it receives; the recording must be a file ffprobe reads with a video and
  * an audio stream of a plausible duration. A bot with a forged token exits non-zero with a clear error. A bot acting
  * as an interpreter (`--interpret-for`) shows up in the room's language list while it runs, and is gone after; one
- * whose token lacks the grant is refused.
+ * whose token lacks the grant is refused; a second one with `--take-over` relays the first.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -128,6 +128,41 @@ describe.skipIf(!existsSync(CLIP))('lipsync bot', () => {
       await waitFor(() => seen.length >= 2, 10_000, 'languages after the bot left');
       expect(seen[1]).toEqual([{ language: 'es', source: 'embedded' }]);
       expect(seen).toHaveLength(2);
+    } finally {
+      speaker.close();
+    }
+  });
+
+  it('a second bot interpreter relays the first (--take-over)', { timeout: 60_000 }, async () => {
+    const room = 'bots-relay';
+    const speaker = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken(room, 'speaker') });
+    try {
+      const seen: LanguageOffer[][] = [];
+      speaker.on('languages', (_l, offers) => seen.push(offers));
+      const common = ['--url', server.wsUrl, '--room', room, '--secret', TEST_SECRET, '--publish', CLIP];
+      const interpreting = ['--interpret-for', 'speaker', '--language', 'es'];
+      const first = bot([...common, ...interpreting, '--peer', 'interp-a', '--loop', '--duration-ms', '12000']);
+      await waitFor(() => seen.length >= 1, 30_000, 'languages with the first bot interpreter');
+      const relay = await bot([
+        ...common,
+        ...interpreting,
+        '--take-over',
+        '--peer',
+        'interp-b',
+        '--duration-ms',
+        '4000',
+      ]);
+      expect(relay.code, relay.stderr).toBe(0);
+      expect(relay.stderr).toContain('interpreting speaker into es (took over from interp-a)');
+      const a = await first;
+      expect(a.code, a.stderr).toBe(0);
+      const interpreters = (offers: LanguageOffer[]) => offers.map((o) => o.interpreters ?? []);
+      // interp-a, then interp-b (the take-over), then nobody (interp-b left; interp-a no longer held it).
+      expect(seen.map(interpreters)).toEqual([
+        [[{ speakerPeerId: 'speaker', interpreterPeerId: 'interp-a' }]],
+        [[{ speakerPeerId: 'speaker', interpreterPeerId: 'interp-b' }]],
+        [[]],
+      ]);
     } finally {
       speaker.close();
     }

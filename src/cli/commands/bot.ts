@@ -3,7 +3,7 @@
  * file in real time (decode -> VP8 + Opus -> RTP -> werift tracks), choose a dub language for a speaker, record
  * what it receives of one speaker (RTP -> jitter buffer -> depacketize -> decode, through a TranscodingProcessor
  * whose stage only collects frames) to an H.264 + AAC MP4, and act as a human interpreter (`--interpret-for`: the
- * file's audio is the dub of that speaker in `--language`).
+ * file's audio is the dub of that speaker in `--language`; `--take-over` relays the interpreter holding it).
  */
 import { MediaStreamTrack } from 'werift';
 import { LipsyncClient, RequestError, type RemoteTrack, type SpeakerView } from '../../client-sdk/node/index.ts';
@@ -42,6 +42,9 @@ const usage = `usage: lipsync bot --url ws://HOST:PORT/ws --room R (--token T | 
                      --publish FILE, which listeners of that language then hear as P's dub (the token must grant
                      the language; with --secret the bot mints such a token)
   --language L       the language interpreted into (with --interpret-for)
+  --take-over        with --interpret-for: replace the interpreter who holds P into L now (a booth relay:
+                     listeners keep hearing the dub, now this bot's voice); without it the bot is refused
+                     (badState) when someone else interprets P into L
   --duration-ms N    leave after N ms (default: when the published file ends, else 30000)`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -62,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       dub: { type: 'string' },
       'interpret-for': { type: 'string' },
       language: { type: 'string' },
+      'take-over': { type: 'boolean' },
       'duration-ms': { type: 'string' },
     },
     usage,
@@ -73,6 +77,9 @@ export async function run(argv: string[]): Promise<number> {
   const interpretFor = o['interpret-for'];
   if ((interpretFor === undefined) !== (o.language === undefined)) {
     throw new UsageError(`--interpret-for and --language go together\n${usage}`);
+  }
+  if (o['take-over'] && interpretFor === undefined) {
+    throw new UsageError(`--take-over needs --interpret-for PEER|'*' and --language L (whom to relay)\n${usage}`);
   }
   if (interpretFor !== undefined && !o.publish) {
     throw new UsageError(`--interpret-for needs --publish FILE (the interpreter's voice)\n${usage}`);
@@ -125,8 +132,17 @@ export async function run(argv: string[]): Promise<number> {
         await waitForPeer(client, interpretFor, abort.signal, durationMs !== null ? startedMs + durationMs : Infinity);
       }
       if (!abort.signal.aborted) {
-        await client.startInterpreting(interpretFor, o.language);
-        log(`interpreting ${interpretFor === '*' ? 'the floor' : interpretFor} into ${o.language}`);
+        const takeOver = o['take-over'] === true;
+        const language = o.language;
+        // Who holds exactly this (speaker, language) now (the floor's interpreter does not count), for the log.
+        const previous = client.interpreters.find(
+          (i) => i.speakerPeerId === interpretFor && i.language === language,
+        )?.interpreterPeerId;
+        await client.startInterpreting(interpretFor, o.language, takeOver ? { takeOver } : {});
+        log(
+          `interpreting ${interpretFor === '*' ? 'the floor' : interpretFor} into ${o.language}` +
+            (takeOver && previous !== undefined && previous !== client.peerId ? ` (took over from ${previous})` : ''),
+        );
       }
     }
     if (o.record || o.dub) {
