@@ -6,6 +6,8 @@
  * URL parameters (tests use them): `room`, `name`, `peer`, `autojoin=1`, `publish=0`, `subscribe=original|processed`,
  * `consentDub=0`, `consentFace=0`, `interpret=fr,de` (the demo token grants interpreting into these), `host=1` (the
  * demo token grants host: assign anyone). The page keeps its state on `window.demo` for tests and curious users.
+ * When the chosen (speaker, language) is held by another interpreter (the room's offers say so, or Start was refused
+ * with `badState`), the Interpret box offers "Take over from X": a booth relay (`startInterpreting` with `takeOver`).
  *
  * Switching a speaker to a dub (or back) never blanks the picture: each tile has two <video> elements, the new
  * stream starts in the hidden one and the two swap once it has drawn its first frame.
@@ -14,6 +16,7 @@ import {
   captureCameraAndMicrophone,
   DubLipSync,
   LipsyncClient,
+  RequestError,
   type DubStats,
   type LanguageOffer,
   type SpeakerView,
@@ -44,13 +47,18 @@ interface DemoState {
   join(): Promise<void>;
   leave(): void;
   setDub(peerId: string, language: string | null): Promise<unknown>;
-  /** Start / stop interpreting a speaker (`*`: the floor) into a language, as this peer. */
-  interpret(speakerPeerId: string, language: string): Promise<unknown>;
+  /**
+   * Start / stop interpreting a speaker (`*`: the floor) into a language, as this peer; `takeOver` relays the
+   * interpreter holding it.
+   */
+  interpret(speakerPeerId: string, language: string, takeOver?: boolean): Promise<unknown>;
   stopInterpreting(speakerPeerId: string, language: string): Promise<unknown>;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
+/** The (speaker, language) whose Start was refused with `badState` (held by someone else): offer taking it over. */
+let refusedPair: string | null = null;
 
 const state: DemoState = {
   client: undefined,
@@ -98,6 +106,12 @@ $('interpretStart').addEventListener('click', () => {
   const language = $<HTMLSelectElement>('interpretLanguage').value;
   if (speaker && language) void interpret(speaker, language).catch(() => {});
 });
+$('interpretTakeOver').addEventListener('click', () => {
+  const speaker = $<HTMLSelectElement>('interpretSpeaker').value;
+  const language = $<HTMLSelectElement>('interpretLanguage').value;
+  if (speaker && language) void interpret(speaker, language, true).catch(() => {});
+});
+for (const id of ['interpretSpeaker', 'interpretLanguage']) $(id).addEventListener('change', () => showTakeOver());
 $('interpretStop').addEventListener('click', () => {
   const speaker = $<HTMLSelectElement>('interpretSpeaker').value;
   const language = $<HTMLSelectElement>('interpretLanguage').value;
@@ -216,6 +230,7 @@ function showParticipants(): void {
 }
 
 function showLanguages(languages: string[], offers: LanguageOffer[]): void {
+  refusedPair = null; // the list of who interprets what is fresh again: it says whom to take over from
   const describe = (o: LanguageOffer) => {
     const live = (o.interpreters ?? []).map(
       (i) => `${i.interpreterPeerId} for ${i.speakerPeerId === '*' ? 'the floor' : i.speakerPeerId}`,
@@ -258,17 +273,43 @@ function showInterpretForm(): void {
   $('interpreting').textContent = mine.length
     ? `interpreting: ${mine.map((i) => `${i.speakerPeerId === '*' ? 'the floor' : i.speakerPeerId} -> ${i.language}`).join(', ')}`
     : '';
+  showTakeOver();
 }
 
-async function interpret(speakerPeerId: string, language: string): Promise<unknown> {
+/** "Take over from X" when the selected (speaker, language) is held by another interpreter (or Start was refused). */
+function showTakeOver(): void {
+  const client = state.client;
+  const button = $<HTMLButtonElement>('interpretTakeOver');
+  const speaker = $<HTMLSelectElement>('interpretSpeaker').value;
+  const language = $<HTMLSelectElement>('interpretLanguage').value;
+  const holder = client?.interpreters.find(
+    (i) => i.speakerPeerId === speaker && i.language === language,
+  )?.interpreterPeerId;
+  const refused = refusedPair === `${speaker}\n${language}` && holder === undefined;
+  button.hidden = !client || !((holder !== undefined && holder !== client.peerId) || refused);
+  button.textContent = holder !== undefined ? `Take over from ${holder}` : 'Take over';
+}
+
+async function interpret(speakerPeerId: string, language: string, takeOver = false): Promise<unknown> {
   const client = state.client;
   if (!client) throw new Error('not joined');
   try {
-    const a = await client.startInterpreting(speakerPeerId, language);
-    log(`interpreting ${speakerPeerId} into ${language}: my audio is its ${language} dub`);
+    const holder = client.interpreters.find(
+      (i) => i.speakerPeerId === speakerPeerId && i.language === language,
+    )?.interpreterPeerId;
+    const a = await client.startInterpreting(speakerPeerId, language, takeOver ? { takeOver } : {});
+    const relayed = takeOver && holder !== undefined && holder !== client.peerId ? ` (took over from ${holder})` : '';
+    log(`interpreting ${speakerPeerId} into ${language}: my audio is its ${language} dub${relayed}`);
+    refusedPair = null;
+    showTakeOver();
     return a;
   } catch (err) {
     showError(err);
+    // Someone else holds it: the box offers taking over (a booth relay).
+    if (err instanceof RequestError && err.code === 'badState' && !takeOver) {
+      refusedPair = `${speakerPeerId}\n${language}`;
+      showTakeOver();
+    }
     throw err;
   }
 }
