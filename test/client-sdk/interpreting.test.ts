@@ -145,6 +145,7 @@ describe('interpreting through signalling (Node SDK)', () => {
       await ivan.stopInterpreting('speaker', 'fr');
       await waitFor(() => manager.pipelines.length === 0, 10_000, 'pipeline stopped');
       await waitFor(() => ended.length === 1, 10_000, 'dubEnded after stop');
+      expect(ended).toEqual(['no interpreter for fr any more (interpreter ivan stopped interpreting speaker)']);
       await waitFor(() => listener.viewOf('speaker').language === null, 10_000, 'original view after stop');
       await waitFor(() => offersSeen.length === 2, 10_000, 'languages after stop');
       expect(offersSeen[1]).toEqual([{ language: 'fr', source: 'interpreter' }]);
@@ -316,6 +317,7 @@ describe('interpreting through signalling (Node SDK)', () => {
       // No interpreter left: the dub ends as before (dubEnded, back on the original).
       await ivan.stopInterpreting('*', 'fr');
       await waitFor(() => ended.length === 1, 10_000, 'dubEnded without an interpreter');
+      expect(ended).toEqual(['no interpreter for fr any more (interpreter ivan stopped interpreting the floor)']);
       await waitFor(() => listener.viewOf('speaker').language === null, 10_000, 'original view');
       expect(manager.pipelines).toEqual([]);
       expect(pipeline!.closed).toBe(true);

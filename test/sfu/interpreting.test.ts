@@ -1,8 +1,11 @@
 /**
  * Interpreting over signalling, without media: who may start and stop interpreting (token grants), the error of each
  * bad request (nobody else hears of it: no `languages` notification, no assignment), hostile frames on a raw socket,
- * and the room's language list (`languages` notification, join response) following start, stop and leave.
+ * and the room's language list (`languages` notification, join response) following start, stop and leave. Then real
+ * dub pipelines (producers, no media): the `dubEnded` reason when no interpreter is left (says whether choosing the
+ * language again can help), and an interpreter publishing audio again taking its dub back from the floor's.
  */
+import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LipsyncClient, RequestError } from '../../src/client-sdk/node/index.ts';
 import { PROTOCOL_VERSION, type LanguageOffer } from '../../src/protocol/index.ts';
@@ -296,5 +299,143 @@ describe('interpreting over signalling', () => {
       await sleep(100);
       plain.close();
     }
+  });
+});
+
+/**
+ * Running dubs when interpreters change, on real pipelines (the speaker's and interpreters' producers exist, no media
+ * flows): the reason listeners get when a dub ends, and an assigned interpreter taking its dub back from the floor
+ * interpreter who relayed it while its audio was closed.
+ */
+describe('interpreter dubs as interpreters come and go', () => {
+  let server: LipsyncServer;
+  const clients: LipsyncClient[] = [];
+  const raws: RawPeer[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      dubs: dubManagerFactory({
+        offers: [
+          { language: 'fr', source: 'interpreter' },
+          { language: 'es', source: 'embedded' },
+        ],
+        stage: 'identity',
+        timelineDelayMs: 500,
+        statsIntervalMs: 100,
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const r of raws) r.close();
+    await sleep(100);
+    server?.close();
+  });
+
+  /** Joins and publishes an audio track (no media is ever written into it). */
+  async function joinWithAudio(room: string, peer: string, grants: { interpret?: string[] } = {}) {
+    const c = await LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken(room, peer, undefined, undefined, grants),
+      subscribe: 'none',
+    });
+    clients.push(c);
+    const audio = await c.publish(new MediaStreamTrack({ kind: 'audio' }));
+    return { client: c, audio };
+  }
+
+  /** A listener on a raw socket: its dub choices, and the dubEnded / dubStats notifications it got. */
+  async function rawListener(room: string) {
+    const raw = await RawPeer.open(server.wsUrl);
+    raws.push(raw);
+    const joined = await raw.request(1, 'join', {
+      protocolVersion: PROTOCOL_VERSION,
+      token: server.mintToken(room, 'listener'),
+    });
+    expect(joined.ok).toBe(true);
+    let id = 10;
+    const notes = <T>(method: string) =>
+      raw.messages.filter((m) => m.type === 'notification' && m.method === method).map((m) => m.data as T);
+    return {
+      choose: async (language: string) => {
+        const r = await raw.request(id++, 'setDubLanguage', { speakerPeerId: 'speaker', language });
+        expect(r.ok, JSON.stringify(r)).toBe(true);
+        expect((r.data as { source?: string }).source).toBe('interpreter');
+      },
+      ended: () => notes<{ reason: string }>('dubEnded').map((d) => d.reason),
+      stats: () => notes<{ interpreterPeerId?: string }>('dubStats'),
+    };
+  }
+
+  it('a dub left without an interpreter ends with a reason that says whether choosing again helps', async () => {
+    const room = 'interp-ended';
+    await joinWithAudio(room, 'speaker');
+    const { client: ivan } = await joinWithAudio(room, 'ivan', { interpret: ['fr', 'es'] });
+    const listener = await rawListener(room);
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    const endedWith = async (n: number) => {
+      await waitFor(() => listener.ended().length === n, 5000, `dubEnded #${n}`);
+      expect(manager.pipelines).toEqual([]);
+      return listener.ended()[n - 1];
+    };
+
+    // French comes from interpreters only: once ivan stops, nothing can serve it.
+    await ivan.startInterpreting('speaker', 'fr');
+    await listener.choose('fr');
+    expect(manager.pipelines).toHaveLength(1);
+    await ivan.stopInterpreting('speaker', 'fr');
+    expect(await endedWith(1)).toBe('no interpreter for fr any more (interpreter ivan stopped interpreting speaker)');
+    // The same for the floor.
+    await ivan.startInterpreting('*', 'fr');
+    await listener.choose('fr');
+    await ivan.stopInterpreting('*', 'fr');
+    expect(await endedWith(2)).toBe('no interpreter for fr any more (interpreter ivan stopped interpreting the floor)');
+    // Spanish has the embedded translator: choosing it again gets that.
+    await ivan.startInterpreting('speaker', 'es');
+    await listener.choose('es');
+    await ivan.stopInterpreting('speaker', 'es');
+    expect(await endedWith(3)).toBe('the interpreter assignment changed; choose the language again');
+    // The interpreter leaves (its audio producer closes first): the reason is that it left.
+    await ivan.startInterpreting('speaker', 'fr');
+    await listener.choose('fr');
+    ivan.close();
+    expect(await endedWith(4)).toBe('no interpreter for fr any more (interpreter ivan left)');
+  });
+
+  it('an interpreter whose audio closed and who publishes again takes its dub back from the floor interpreter', async () => {
+    const room = 'interp-takeback';
+    await joinWithAudio(room, 'speaker');
+    const { client: ivan, audio: ivanAudio } = await joinWithAudio(room, 'ivan', { interpret: ['fr'] });
+    const { client: flo } = await joinWithAudio(room, 'flo', { interpret: ['fr'] });
+    const listener = await rawListener(room);
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    await ivan.startInterpreting('speaker', 'fr');
+    await flo.startInterpreting('*', 'fr');
+    await listener.choose('fr');
+    const [pipeline] = manager.pipelines;
+    const drivenBy = async (interpreter: string, swaps: number) => {
+      await waitFor(() => pipeline!.stageCounters?.sourceSwaps === swaps, 5000, `swap #${swaps} to ${interpreter}`);
+      const from = listener.stats().length;
+      await waitFor(() => listener.stats().length > from, 5000, 'dubStats after the swap');
+      expect(listener.stats().at(-1)?.interpreterPeerId).toBe(interpreter);
+    };
+    await drivenBy('ivan', 0);
+
+    // Ivan closes his microphone: the floor interpreter relays him, same pipeline, his assignment stays.
+    ivanAudio.close();
+    await drivenBy('flo', 1);
+    expect(manager.interpreters.interpreterFor('speaker', 'fr')).toBe('ivan');
+    // He publishes again (a new microphone): his dub comes back to him, in place again.
+    await ivan.publish(new MediaStreamTrack({ kind: 'audio' }));
+    await drivenBy('ivan', 2);
+    expect(manager.pipelines).toEqual([pipeline]);
+    expect(pipeline!.closed).toBe(false);
+    expect(listener.ended()).toEqual([]);
+    // Someone else publishing audio does not move ivan's dub.
+    await joinWithAudio(room, 'bob');
+    await sleep(300);
+    expect(pipeline!.stageCounters?.sourceSwaps).toBe(2);
+    expect(listener.stats().at(-1)?.interpreterPeerId).toBe('ivan');
   });
 });

@@ -141,7 +141,7 @@ export class DubManager implements RoomDubHooks {
    */
   assignInterpreter(speakerId: string, language: string, interpreterPeerId: string): void {
     this.interpreters.assign(speakerId, language, interpreterPeerId);
-    this.#updateDrives(language, 'the interpreter assignment changed; choose the language again');
+    this.#updateDrives(language, 'the interpreter assignment changed');
     this.#announce();
   }
 
@@ -150,8 +150,10 @@ export class DubManager implements RoomDubHooks {
    * stop when there is none (see assignInterpreter).
    */
   unassignInterpreter(speakerId: string, language: string): void {
+    const removed = this.#assigned(speakerId, language);
     if (this.interpreters.unassign(speakerId, language)) {
-      this.#updateDrives(language, 'the interpreter assignment changed; choose the language again');
+      const whom = speakerId === ANY_SPEAKER ? 'the floor' : speakerId;
+      this.#updateDrives(language, `interpreter ${removed} stopped interpreting ${whom}`);
       this.#announce();
     }
   }
@@ -236,11 +238,21 @@ export class DubManager implements RoomDubHooks {
   }
 
   /**
-   * Brings the running pipelines of `language` to the drive they should have now (after an assignment changed):
-   * see #redrive.
+   * Brings the running pipelines of `language` to the drive they should have now (after an assignment changed;
+   * `cause` says which change, for a dub left without any interpreter): see #redrive.
    */
-  #updateDrives(language: string, reason: string): void {
-    for (const p of [...this.#pipelines.values()]) if (p.language === language) this.#redrive(p, reason);
+  #updateDrives(language: string, cause: string): void {
+    const reason = 'the interpreter assignment changed; choose the language again';
+    for (const p of [...this.#pipelines.values()]) if (p.language === language) this.#redrive(p, reason, false, cause);
+  }
+
+  /**
+   * Whether a listener of `language` can still be served without an interpreter (an embedded or provider offer, or
+   * the server's own createDubSource), as #pipelineFor decides.
+   */
+  #servedWithoutInterpreter(language: string): boolean {
+    const offer = this.#offers.find((o) => o.language === language);
+    return !!offer && (offer.source !== 'interpreter' || this.#options.createDubSource !== undefined);
   }
 
   /**
@@ -259,12 +271,14 @@ export class DubManager implements RoomDubHooks {
   /**
    * Moves a running pipeline to the drive it should have now. An interpreter pipeline whose interpreter changes hands
    * over to the new one (same pipeline, same producers, listeners keep hearing the dub); one left without an
-   * interpreter that publishes audio stops with `reason` (or "interpreter X publishes no audio" when it was replaced
-   * by a silent one). An embedded or provider pipeline whose speaker gets an interpreter stops with `reason` (the answer's
-   * `source` changes; the listener chooses again). `refeed`: the current interpreter's audio producer went away, so
-   * even when it stays the drive (it publishes another one) its feed is rebuilt.
+   * interpreter that publishes audio stops, its listeners told why (dubEnded): "interpreter X publishes no audio" when
+   * it was replaced by a silent one; "no interpreter for L any more (`cause`)" when no interpreter is assigned any
+   * more and L has no other source (there is nothing to choose again); else `reason`. An embedded or provider
+   * pipeline whose speaker gets an interpreter stops with `reason` (the answer's `source` changes; the listener
+   * chooses again). `refeed`: the current interpreter's audio producer went away, so even when it stays the drive (it
+   * publishes another one) its feed is rebuilt. `cause` (default `reason`): what happened, without advice.
    */
-  #redrive(p: DubPipeline, reason: string, refeed = false): void {
+  #redrive(p: DubPipeline, reason: string, refeed = false, cause = reason): void {
     if (p.closed) return;
     const current = this.#interpreterOf.get(p);
     const assigned = this.#interpreterFor(p.speakerPeerId, p.language);
@@ -279,8 +293,13 @@ export class DubManager implements RoomDubHooks {
       return;
     }
     // Replaced by an interpreter who publishes no audio (the current one could go on): say so.
-    const silentSuccessor = assigned !== undefined && assigned !== current && this.#audioOf(current) !== undefined;
-    this.#stop(p, silentSuccessor ? `interpreter ${assigned} publishes no audio` : reason);
+    if (assigned !== undefined && assigned !== current && this.#audioOf(current) !== undefined) {
+      this.#stop(p, `interpreter ${assigned} publishes no audio`);
+    } else if (assigned === undefined && !this.#servedWithoutInterpreter(p.language)) {
+      this.#stop(p, `no interpreter for ${p.language} any more (${cause})`);
+    } else {
+      this.#stop(p, reason);
+    }
   }
 
   /**
@@ -324,8 +343,11 @@ export class DubManager implements RoomDubHooks {
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.removeProducer(producerId);
     // An interpreter stopped publishing audio: the pipelines it drove hand over to the floor interpreter (when there
     // is one, publishing) or end (listeners get the original back). This runs first when an interpreter leaves (its
-    // transports, and so its producers, close before the room removes the peer).
-    if (removed?.kind === 'audio') {
+    // transports, and so its producers, close before the room removes the peer): then removePeer, called right after
+    // in the same Peer.close, does it, its assignments gone, so its listeners hear that it left (and, where nobody
+    // else interprets the language, that there is no interpreter any more) rather than that its audio stopped.
+    const leaving = this.#room.peers.get(peerId)?.closed === true;
+    if (removed?.kind === 'audio' && !leaving) {
       for (const [p, interpreterId] of [...this.#interpreterOf]) {
         if (interpreterId === peerId) this.#redrive(p, `interpreter ${peerId} stopped publishing audio`, true);
       }
