@@ -22,6 +22,7 @@ const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--m
   --prior FILE       prior model (default models/lipsync/opening-prior.json; missing: no prior)
   --weights P,H,M    fusion weights of prior, phones, memory (default: the prior file's fusion, else 1,1,0.7)
   --gain G           gain on the fused opening z-score (default: the prior file's fusion gain, else 1)
+  --no-lag-correction  no per-speaker lag (default: learned on the warm-up, gated; MemoryGenerator lagCorrection)
   --neural DIR       also run the neural path (ONNX models in DIR; 'default': models/neural/smoke-tiny) beside the
                      default engine, same clips and figures (provider: LIPSYNC_EP, default cpu)
   --neural-variants LIST  neuralGen (neural generator + memory renderer), neuralRen (memory generator + neural
@@ -42,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
       weights: { type: 'string' },
       'dump-tracks': { type: 'string' },
       gain: { type: 'string' },
+      'no-lag-correction': { type: 'boolean' },
       neural: { type: 'string' },
       'neural-variants': { type: 'string' },
       'neural-refs': { type: 'string' },
@@ -57,9 +59,14 @@ export async function run(argv: string[]): Promise<number> {
     weights = { prior: p ?? 1, phones: h ?? 1, memory: m ?? 0.7 };
   }
   const gain = opts.gain !== undefined ? numberOption('gain', opts.gain, 1, 0) : undefined;
+  const noLag = opts['no-lag-correction'] === true;
   const generator =
-    weights || gain !== undefined
-      ? { ...(weights ? { weights } : {}), ...(gain !== undefined ? { gain } : {}) }
+    weights || gain !== undefined || noLag
+      ? {
+          ...(weights ? { weights } : {}),
+          ...(gain !== undefined ? { gain } : {}),
+          ...(noLag ? { lagCorrection: false } : {}),
+        }
       : undefined;
   let neuralPath: NeuralPath | undefined;
   let variants: NeuralVariant[] = [];

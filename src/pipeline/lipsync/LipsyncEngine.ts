@@ -353,10 +353,15 @@ export class LipsyncEngine extends EventEmitter implements AvStage, PhoneAwareSt
         if (!q.mesh) continue;
         const mel = this.ownMel.chunk(this.melStart(q.index, this.ownT0Us), new Float32Array(80 * MEL_CHUNK_FRAMES));
         try {
-          this.o.generator.observe?.({ frameIndex: q.index, mel, mesh: q.mesh });
           // The explicit memory stores this frame's pixels as a reference: it is keyed by the mesh of those pixels
           // (unsmoothed), not by the smoothed track, which lags the mouth by about a frame.
           const refMesh = q.rawLandmarks ? meshXY(q.rawLandmarks) : q.mesh;
+          this.o.generator.observe?.({
+            frameIndex: q.index,
+            mel,
+            mesh: q.mesh,
+            ...(q.rawLandmarks ? { rawMesh: refMesh } : {}),
+          });
           this.o.renderer.observe?.({ frameIndex: q.index, frame: q.frame, mesh: refMesh });
         } catch (err) {
           this.safeEmit('warning', `learning failed: ${String(err)}`);

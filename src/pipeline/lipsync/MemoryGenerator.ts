@@ -15,6 +15,7 @@
 import { MEL_CHUNK_FRAMES } from '../audio/mel.ts';
 import { chunkFeatures, FEATURE_DIM, MelNormalizer } from './audioFeatures.ts';
 import { ImplicitMemory } from './ImplicitMemory.ts';
+import { LagEstimator, type LagEstimatorOptions } from './lagEstimator.ts';
 import type { OpeningPrior } from './OpeningPrior.ts';
 import { PhoneTrack, type PhoneSegment } from './phones.ts';
 import { phoneOpening } from './phones.ts';
@@ -52,6 +53,15 @@ export interface MemoryGeneratorOptions {
   gain: number;
   /** Frame rate (default 25). */
   fps: number;
+  /**
+   * Per-speaker lag correction ({@link LagEstimator}): the lag between the fused opening predicted for the frames the
+   * memories learn from and the opening observed on them, gated; the prediction is then read that many frames later
+   * (fractional). Only meaningful when the drive audio is the speaker's own audio (the prediction of a learned frame
+   * is made from that frame's own speech); with another drive audio the curve is noise (and a source's capture offset
+   * has nothing to do with the drive's timing). Default false here; `createLipsyncEngine` and the evaluation turn it
+   * on when the speaker's own audio drives the lips. An object: the estimator's options.
+   */
+  lagCorrection: boolean | Partial<LagEstimatorOptions>;
 }
 
 export const defaultMemoryGeneratorOptions: MemoryGeneratorOptions = {
@@ -67,9 +77,12 @@ export const defaultMemoryGeneratorOptions: MemoryGeneratorOptions = {
   smoothingFrames: 1,
   gain: 1,
   fps: 25,
+  lagCorrection: false,
 };
 
 const SHAPE_LEN = CONTENT_POINTS * 2;
+/** Largest change of the applied lag per generated window, frames. */
+const LAG_RATE = 0.25;
 
 /** Running statistics of the speaker's own mouth: opening mean/variance and shape = mean + basis * (opening - mean). */
 class SpeakerShapeModel {
@@ -142,6 +155,12 @@ export class MemoryGenerator implements LandmarkGenerator {
   private readonly feat = new Float32Array(FEATURE_DIM);
   /** Force a constant mouth (the speaker's mean shape): the evaluation's `mean` baseline. */
   meanOnly = false;
+  /** The per-speaker lag estimator (when `lagCorrection`). */
+  readonly lag: LagEstimator | null;
+  /** Observed openings of the latest learned frames (frame -> opening), paired with their predictions. */
+  private readonly observedOpening = new Map<number, number>();
+  /** The lag applied now, frames (moves toward the estimator's). */
+  appliedLag = 0;
 
   /**
    * Options not given take the prior file's `fusion` settings (weights, gain; chosen by scripts/build-prior-fusion.ts)
@@ -159,6 +178,8 @@ export class MemoryGenerator implements LandmarkGenerator {
     const p = this.options.prior?.file;
     this.ownNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
     this.driveNorm = p ? new MelNormalizer(p.melMean, p.melStd) : new MelNormalizer();
+    const lc = this.options.lagCorrection;
+    this.lag = lc ? new LagEstimator(typeof lc === 'object' ? lc : {}) : null;
   }
 
   get windowFrames(): number {
@@ -189,6 +210,13 @@ export class MemoryGenerator implements LandmarkGenerator {
     chunkFeatures(obs.mel, this.ownNorm, this.feat);
     this.memory.write(this.feat, shape, opening);
     this.speaker.add(opening, shape);
+    if (this.lag) {
+      this.observedOpening.set(obs.frameIndex, opening);
+      for (const k of this.observedOpening.keys()) {
+        if (k < obs.frameIndex - 64) this.observedOpening.delete(k);
+        else break;
+      }
+    }
   }
 
   private estimate(frameIndex: number, mel: Float32Array): FrameEstimate {
@@ -232,6 +260,8 @@ export class MemoryGenerator implements LandmarkGenerator {
     }
     const est = { z: wSum > 0 ? zSum / wSum : 0, memShape, memOpening };
     this.estimates.set(frameIndex, est);
+    const seen = this.lag ? this.observedOpening.get(frameIndex) : undefined;
+    if (seen !== undefined) this.lag!.push(frameIndex, est.z, seen);
     for (const k of this.estimates.keys()) {
       if (k < frameIndex - 30) this.estimates.delete(k);
       else break;
@@ -244,6 +274,13 @@ export class MemoryGenerator implements LandmarkGenerator {
     const content: Float32Array[] = [];
     const openingIod: number[] = [];
     const ests = window.frames.map((f, i) => this.estimate(f.frameIndex, window.mel[i]!));
+    // Positive: the prediction is late, read it later (within what this window and earlier ones estimated). The
+    // applied lag moves toward the estimate by at most LAG_RATE frames per window, so the mouth's timing slides.
+    if (this.lag) {
+      const d = this.lag.estimate().lagFrames - this.appliedLag;
+      this.appliedLag += Math.max(-LAG_RATE, Math.min(LAG_RATE, d));
+    }
+    const shift = this.appliedLag;
     const shape = new Float32Array(SHAPE_LEN);
     const memBase = new Float32Array(SHAPE_LEN);
     for (let i = 0; i < window.frames.length; i++) {
@@ -261,23 +298,34 @@ export class MemoryGenerator implements LandmarkGenerator {
         this.speaker.meanShape(shape);
         opening = contentOpening(shape);
       } else {
-        // Smooth z over the frames around f: cached estimates of neighbours (earlier windows) and this window's.
+        // Smooth z over the frames around f (+ the lag): cached estimates of neighbours (earlier windows) and this
+        // window's.
         let z = 0;
         let wz = 0;
         const sigma = o.smoothingFrames;
         const reach = sigma > 0 ? Math.ceil(2 * sigma) : 0;
-        for (let d = -reach; d <= reach; d++) {
-          const e = d === 0 ? ests[i] : (this.estimates.get(f.frameIndex + d) ?? null);
+        const c = f.frameIndex + shift;
+        const lo = shift === 0 ? f.frameIndex - reach : Math.floor(c - reach);
+        const hi = shift === 0 ? f.frameIndex + reach : Math.ceil(c + reach);
+        for (let j = lo; j <= hi; j++) {
+          const e = j === f.frameIndex ? ests[i] : (this.estimates.get(j) ?? null);
           if (!e) continue;
-          const w = sigma > 0 ? Math.exp((-0.5 * d * d) / (sigma * sigma)) : 1;
+          const d = j - c;
+          // Without smoothing, a fractional lag interpolates linearly between the two frames around it.
+          const w = sigma > 0 ? Math.exp((-0.5 * d * d) / (sigma * sigma)) : Math.max(0, 1 - Math.abs(d));
+          if (w <= 0) continue;
           z += w * e.z;
           wz += w;
+        }
+        if (wz === 0) {
+          z = ests[i]!.z;
+          wz = 1;
         }
         z = wz > 0 ? (z / wz) * o.gain : 0;
         const sp = this.speaker;
         opening = Math.min(sp.maxO * 1.1, Math.max(sp.minO, sp.meanO + z * sp.stdO));
         sp.shapeAt(opening, shape);
-        const e = ests[i]!;
+        const e = (shift !== 0 ? this.estimates.get(Math.round(c)) : undefined) ?? ests[i]!;
         if (e.memShape && o.shapeResidual > 0) {
           sp.shapeAt(e.memOpening, memBase);
           for (let j = 0; j < SHAPE_LEN; j++) shape[j]! += o.shapeResidual * (e.memShape[j]! - memBase[j]!);
@@ -291,6 +339,7 @@ export class MemoryGenerator implements LandmarkGenerator {
 
   close(): void {
     this.estimates.clear();
+    this.observedOpening.clear();
   }
 }
 

@@ -6,7 +6,8 @@
  * params (all optional): `worker` (boolean), `phones` (PhoneSegment[] of the drive audio, ms on the frame clock, e.g.
  * the dub source's espeak-ng timings), `prior` (path of the prior JSON, or false), `hop` ('sliding' | 'block'),
  * `gain` (gain on the fused opening z-score; default: the prior file's fusion gain, 1; see docs/engine.md for the
- * trade-off between lip error and how much the mouth moves).
+ * trade-off between lip error and how much the mouth moves), `lagCorrection` (per-speaker lag of the generator,
+ * learned live and gated; default: on when the speaker's own audio drives the lips, off with a drive audio).
  */
 import { existsSync } from 'node:fs';
 import type { AvStage } from '../avStage.ts';
@@ -24,6 +25,7 @@ export interface LipsyncStageParams {
   prior?: string | false;
   hop?: 'sliding' | 'block';
   gain?: number;
+  lagCorrection?: boolean;
 }
 
 /** The engine in this thread (tracker included; closing the engine closes the tracker). */
@@ -34,8 +36,13 @@ export function createLipsyncEngine(opts: AvStageOptions): LipsyncEngine {
   if (p.gain !== undefined && !(Number.isFinite(p.gain) && p.gain >= 0)) {
     throw new RangeError(`lipsync: params.gain must be a number >= 0, got ${String(p.gain)}`);
   }
+  if (p.lagCorrection !== undefined && typeof p.lagCorrection !== 'boolean') {
+    throw new TypeError(`lipsync: params.lagCorrection must be a boolean, got ${String(p.lagCorrection)}`);
+  }
   const generator = new MemoryGenerator({
     prior,
+    // The per-speaker lag is learned from the speaker's own speech, so it applies when that speech drives the lips.
+    lagCorrection: p.lagCorrection ?? !opts.driveAudio,
     ...(opts.frameRate ? { fps: opts.frameRate } : {}),
     ...(p.gain !== undefined ? { gain: p.gain } : {}),
   });

@@ -68,6 +68,11 @@ export interface SpeakerObservation {
   mel: Float32Array;
   /** The tracked mesh of that frame. */
   mesh: Float32Array;
+  /**
+   * The tracker's unsmoothed mesh of that frame, (x, y), when the tracker smooths (the smoothed track lags the pixels'
+   * mouth by about a frame).
+   */
+  rawMesh?: Float32Array;
 }
 
 /**

@@ -207,7 +207,8 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
       neuralParts.push(g);
       generator = g;
     } else {
-      const g = new MemoryGenerator({ prior, ...opts.generator });
+      // The clip's own audio drives the lips (driveAudio false), as in createLipsyncEngine: lag correction on.
+      const g = new MemoryGenerator({ prior, lagCorrection: true, ...opts.generator });
       if (vname === 'mean') g.meanOnly = true;
       memoryGenerators.push(g);
       generator = g;
