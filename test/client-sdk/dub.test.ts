@@ -48,7 +48,8 @@ describe('dub chosen by the listener (Node SDK)', () => {
       const pub = await speaker.publish(video);
       await speaker.publish(audio);
       pub.onKeyframeRequest(() => {});
-      const feeding = feedClip({ clip: clipPath('sadtalker_WDA_AOC_000.mp4'), video, audio, durationS: 12 });
+      // The whole clip: 8 s (a longer durationS would not loop it).
+      const feeding = feedClip({ clip: clipPath('sadtalker_WDA_AOC_000.mp4'), video, audio });
       await waitFor(() => [...listener.tracks.values()].length === 2, 15_000, 'original tracks');
 
       const received = { audio: 0, video: 0 };

@@ -49,7 +49,8 @@ describe('dub from an external provider (Node SDK)', () => {
       const audio = new MediaStreamTrack({ kind: 'audio' });
       (await speaker.publish(video)).onKeyframeRequest(() => {});
       await speaker.publish(audio);
-      const feeding = feedClip({ clip: clipPath('sadtalker_WDA_AOC_000.mp4'), video, audio, durationS: 12 });
+      // The whole clip: 8 s (a longer durationS would not loop it).
+      const feeding = feedClip({ clip: clipPath('sadtalker_WDA_AOC_000.mp4'), video, audio });
       await waitFor(() => [...listener.tracks.values()].length === 2, 15_000, 'original tracks');
 
       const dubbed: RemoteTrack[] = [];
