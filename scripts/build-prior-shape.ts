@@ -25,7 +25,7 @@ import {
 } from '../src/pipeline/lipsync/shape.ts';
 import { CONTENT_POINTS, LIP_INDICES } from '../src/pipeline/lipsync/types.ts';
 import { readTrackDumps } from '../src/pipeline/lipsync/eval/index.ts';
-import { pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
+import { corrAtLag, pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
 
 const SHAPE_LEN = CONTENT_POINTS * 2;
 const args = process.argv.slice(2);
@@ -277,24 +277,11 @@ loo('smoothing sigma', [0, 1, 1.5, 2, 3], (v) => ({ ...base, sigma: v }));
 loo('lag', [-2, -1, 0, 1, 2], (v) => ({ ...base, lag: v }));
 loo('residual', [0, 0.25, 0.5, 0.75, 1], (v) => ({ ...base, residual: v }));
 
-/** Correlation of real[i] with pred[i + lag] (pred lagging by `lag` frames when positive). */
-function lagCorr(real: readonly number[], pred: readonly number[], lag: number): number {
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < real.length; i++) {
-    const j = i + lag;
-    if (j >= 0 && j < pred.length) {
-      a.push(real[i]!);
-      b.push(pred[j]!);
-    }
-  }
-  return pearson(a, b);
-}
 console.log('# best lag of the fused z on the warm-up vs on the scored half (corr at lags -4..4)');
 for (const r of runs) {
   const lags = [-4, -3, -2, -1, 0, 1, 2, 3, 4];
-  const w = lags.map((l) => lagCorr(r.warmZOpen, smooth(r.warmZ, 1), l));
-  const s = lags.map((l) => lagCorr(r.realOpen, smooth(r.z, 1), l));
+  const w = lags.map((l) => corrAtLag(r.warmZOpen, smooth(r.warmZ, 1), l));
+  const s = lags.map((l) => corrAtLag(r.realOpen, smooth(r.z, 1), l));
   console.log(
     `${r.clip.slice(0, 14).padEnd(15)} warm ${w.map((x) => x.toFixed(2).padStart(5)).join(' ')} | scored ${s.map((x) => x.toFixed(2).padStart(5)).join(' ')}`,
   );

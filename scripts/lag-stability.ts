@@ -9,7 +9,7 @@ import '../src/polyfills.ts';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { evaluateClip } from '../src/pipeline/lipsync/eval/runEval.ts';
-import { bestLagMs, pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
+import { bestLagMs, corrAtLag } from '../src/pipeline/lipsync/eval/metrics.ts';
 import { mouthOpening } from '../src/pipeline/lipsync/shape.ts';
 
 const onlyArg = process.argv.indexOf('--only');
@@ -22,16 +22,7 @@ const files = readdirSync(dir)
 function curve(real: (number | null)[], gen: (number | null)[], fps: number): string {
   const parts: string[] = [];
   for (let lag = -5; lag <= 5; lag++) {
-    const a: number[] = [];
-    const b: number[] = [];
-    real.forEach((r, i) => {
-      const g = gen[i + lag];
-      if (r != null && g != null) {
-        a.push(r);
-        b.push(g);
-      }
-    });
-    parts.push(`${Math.round((lag * 1000) / fps)}:${pearson(a, b).toFixed(2)}`);
+    parts.push(`${Math.round((lag * 1000) / fps)}:${corrAtLag(real, gen, lag).toFixed(2)}`);
   }
   return parts.join(' ');
 }

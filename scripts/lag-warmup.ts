@@ -10,7 +10,7 @@ import '../src/polyfills.ts';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { evaluateClip } from '../src/pipeline/lipsync/eval/runEval.ts';
-import { pearson } from '../src/pipeline/lipsync/eval/metrics.ts';
+import { corrAtLag } from '../src/pipeline/lipsync/eval/metrics.ts';
 import { mouthOpening } from '../src/pipeline/lipsync/shape.ts';
 import { MemoryGenerator } from '../src/pipeline/lipsync/MemoryGenerator.ts';
 import type { SpeakerObservation } from '../src/pipeline/lipsync/types.ts';
@@ -60,25 +60,12 @@ proto.observe = function (this: MemoryGenerator, obs: SpeakerObservation) {
   r.raw[obs.frameIndex] = obs.rawMesh ? mouthOpening(obs.rawMesh) : null;
 };
 
-function corrAt(real: (number | null)[], g: (number | null)[], lag: number, from: number, to: number): number {
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = from; i < to; i++) {
-    const r = real[i];
-    const x = g[i + lag];
-    if (r != null && x != null) {
-      a.push(r);
-      b.push(x);
-    }
-  }
-  return pearson(a, b);
-}
 function curve(real: (number | null)[], g: (number | null)[], from: number, to: number): string {
   const c: string[] = [];
   let best = -9;
   let bl = 0;
   for (let l = -4; l <= 4; l++) {
-    const v = corrAt(real, g, l, from, to);
+    const v = corrAtLag(real, g, l, from, to);
     if (v > best) {
       best = v;
       bl = l;

@@ -31,20 +31,34 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
  * Lag (ms) at which gen best correlates with real, searched within +-maxMs: gen[i + lag] vs real[i]. Positive: the
  * generated mouth lags the real one.
  */
+/**
+ * Correlation of real[i] with gen[i + lag] over real's indices from..to where both are known (gen lagging by `lag`
+ * frames when positive).
+ */
+export function corrAtLag(
+  real: readonly (number | null | undefined)[],
+  gen: readonly (number | null | undefined)[],
+  lag: number,
+  from = 0,
+  to = real.length,
+): number {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = from; i < to; i++) {
+    const r = real[i];
+    const g = gen[i + lag];
+    if (r == null || g == null) continue;
+    a.push(r);
+    b.push(g);
+  }
+  return pearson(a, b);
+}
+
 export function bestLagMs(real: readonly (number | null)[], gen: readonly (number | null)[], fps: number, maxMs = 200) {
   const maxLag = Math.floor((maxMs * fps) / 1000);
   let best = { lagMs: NaN, corr: -Infinity };
   for (let lag = -maxLag; lag <= maxLag; lag++) {
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < real.length; i++) {
-      const r = real[i];
-      const g = gen[i + lag];
-      if (r == null || g == null) continue;
-      a.push(r);
-      b.push(g);
-    }
-    const c = pearson(a, b);
+    const c = corrAtLag(real, gen, lag);
     if (Number.isFinite(c) && c > best.corr) best = { lagMs: (lag * 1000) / fps, corr: c };
   }
   return best;
