@@ -33,14 +33,19 @@ describe('interpreting through signalling (Node SDK)', () => {
 
   afterAll(() => server?.close());
 
-  it("an interpreter starts interpreting over signalling and the listener's French dub is its voice", async () => {
-    const room = 'interpreting';
-    const join = (peer: string, grants: { interpret?: string[] } = {}, subscribe: 'original' | 'none' = 'none') =>
+  /** Joins `room` as `peer`, with interpreting grants and a subscription mode. */
+  const joinAs =
+    (room: string) =>
+    (peer: string, grants: { interpret?: string[] } = {}, subscribe: 'original' | 'none' = 'none') =>
       LipsyncClient.join({
         url: server.wsUrl,
         token: server.mintToken(room, peer, undefined, undefined, grants),
         subscribe,
       });
+
+  it("an interpreter starts interpreting over signalling and the listener's French dub is its voice", async () => {
+    const room = 'interpreting';
+    const join = joinAs(room);
     const speaker = await join('speaker');
     const ivan = await join('ivan', { interpret: ['fr'] });
     const eve = await join('eve');
@@ -169,12 +174,7 @@ describe('interpreting through signalling (Node SDK)', () => {
 
   it('a second interpreter takes over: the dub goes on with its voice, no dubended, same consumers, no hole', async () => {
     const room = 'handover';
-    const join = (peer: string, grants: { interpret?: string[] } = {}, subscribe: 'original' | 'none' = 'none') =>
-      LipsyncClient.join({
-        url: server.wsUrl,
-        token: server.mintToken(room, peer, undefined, undefined, grants),
-        subscribe,
-      });
+    const join = joinAs(room);
     const speaker = await join('speaker');
     const ivan = await join('ivan', { interpret: ['fr'] });
     const anna = await join('anna', { interpret: ['fr'] });

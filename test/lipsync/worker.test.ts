@@ -6,6 +6,11 @@ import { readClipFrames } from '../face/clipFrames.ts';
 import { clip } from '../io/helpers.ts';
 import { patternFrame } from './fixtures.ts';
 
+/** 40 ms of silent 16 kHz speaker audio at `timestampUs` (the engine's clock). */
+function silence(timestampUs: number): AudioFrame {
+  return { data: new Int16Array(640), sampleRate: 16000, channels: 1, samplesPerChannel: 640, timestampUs };
+}
+
 describe('lipsync stage in a worker thread', () => {
   it('is registered, runs off the main thread, keeps order and delay, passes faceless frames through', async () => {
     const stage = await createAvStage('lipsync', { driveAudio: false, mode: 'live' });
@@ -15,13 +20,7 @@ describe('lipsync stage in a worker thread', () => {
     stage.on('audio', (f) => audio.push(f));
     for (let i = 0; i < 20; i++) {
       const ts = i * 40_000;
-      stage.pushSpeakerAudio({
-        data: new Int16Array(640),
-        sampleRate: 16000,
-        channels: 1,
-        samplesPerChannel: 640,
-        timestampUs: ts,
-      });
+      stage.pushSpeakerAudio(silence(ts));
       stage.pushVideo(patternFrame(96, 96, i, ts));
     }
     await stage.flush();
@@ -46,25 +45,17 @@ describe('lipsync stage in a worker thread', () => {
     };
     // 50 fps into a 25 fps engine: every second frame shares a tick and is dropped by the engine. 30 of them are more
     // than the worker's 25 in-flight slots: slots that leaked would stop all video after the 25th.
-    const audioAt = (ts: number) =>
-      stage.pushSpeakerAudio({
-        data: new Int16Array(640),
-        sampleRate: 16000,
-        channels: 1,
-        samplesPerChannel: 640,
-        timestampUs: ts,
-      });
     // The engine holds a few frames of look-ahead before the first leaves: wait for all but the last 8 ticks.
     let i = 0;
     for (; i < 60; i += 2) {
-      audioAt(i * 20_000);
+      stage.pushSpeakerAudio(silence(i * 20_000));
       stage.pushVideo(patternFrame(96, 96, i, i * 20_000));
       stage.pushVideo(patternFrame(96, 96, i + 1, (i + 1) * 20_000));
       const ticks = i / 2 + 1;
       expect(await waitOut(ticks - 8)).toBeGreaterThanOrEqual(ticks - 8);
     }
     for (let k = 0; k < 10; k++, i += 2) {
-      audioAt(i * 20_000);
+      stage.pushSpeakerAudio(silence(i * 20_000));
       stage.pushVideo(patternFrame(96, 96, i, i * 20_000));
       expect(await waitOut(31 + k - 8)).toBeGreaterThanOrEqual(31 + k - 8);
     }
@@ -80,13 +71,7 @@ describe('lipsync stage in a worker thread', () => {
     let frames = 0;
     stage.on('video', () => frames++);
     for await (const f of readClipFrames(clip('sadtalker_WDA_AOC_000.mp4'), { format: 'i420', maxFrames: 12 })) {
-      stage.pushSpeakerAudio({
-        data: new Int16Array(640),
-        sampleRate: 16000,
-        channels: 1,
-        samplesPerChannel: 640,
-        timestampUs: f.timestampUs,
-      });
+      stage.pushSpeakerAudio(silence(f.timestampUs));
       stage.pushVideo(f);
     }
     // Wait until the engine is busy (its first frames have left), then close with frames still queued.
