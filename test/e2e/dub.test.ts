@@ -29,7 +29,7 @@ import {
   removeFakeMedia,
   type FakeMedia,
 } from './browser.ts';
-import { avOffsetDisplayedMs, avOffsetMs, grabFrames, inboundStats, playoutStats, tiles } from './inpage.ts';
+import { avOffsets, grabFrames, type AvOffsets, inboundStats, playoutStats, tiles } from './inpage.ts';
 
 const SECRET = 'e2e-secret-0123456789abcdef';
 const SIZE = 96;
@@ -235,17 +235,16 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     // readings are steady: settled means steady over the last 14 readings with no adjustment among them.
     const trims: number[] = [];
     const lipSyncStatuses: string[] = [];
-    await avOffsetDisplayedMs(page, 'speaker'); // installs the frame callbacks
+    await avOffsets(page, 'speaker'); // installs the frame callbacks
     const displayedWhileSettling: number[] = [];
     const playoutWhileSettling: Awaited<ReturnType<typeof playoutStats>>[] = [];
     while (Date.now() - settleStart < 40_000) {
-      const o = await avOffsetMs(page, 'speaker');
+      const { offsetMs: o, displayed: d } = await avOffsets(page, 'speaker');
       if (o !== null) {
         recent.push(o);
         const ls = await lipSyncState(page);
         trims.push(ls?.adjustments ?? 0);
         lipSyncStatuses.push(ls?.status ?? 'off');
-        const d = await avOffsetDisplayedMs(page, 'speaker');
         if (d) displayedWhileSettling.push(d.offsetMs);
         if (recent.length % 6 === 1) playoutWhileSettling.push(await playoutStats(page, 'speaker'));
       }
@@ -264,7 +263,7 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
       video: early.video.filter((_, i) => i % 50 === 0).map(Math.round),
     };
     pipeline.resetSendLag();
-    const displayed: { offsetMs: number; videoLeadMs: number; framesSeen: number }[] = [];
+    const displayed: NonNullable<AvOffsets['displayed']>[] = [];
     // What flowed through the pipeline and reached the listener during the readings (a frozen picture is not in sync).
     const snapshot = async () => ({
       stage: structuredClone(pipeline.stageCounters),
@@ -274,9 +273,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     });
     const atReadingsStart = await snapshot();
     for (let i = 0; i < 16; i++) {
-      const o = await avOffsetMs(page, 'speaker');
+      const { offsetMs: o, displayed: d } = await avOffsets(page, 'speaker');
       if (o !== null) offsets.push(o);
-      const d = await avOffsetDisplayedMs(page, 'speaker');
       if (d) displayed.push(d);
       if (i % 5 === 0) playout.push(await playoutStats(page, 'speaker'));
       await new Promise((r) => setTimeout(r, 300));

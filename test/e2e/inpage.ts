@@ -126,52 +126,24 @@ export function grabFrames(
  * The listener's audio-video offset for a speaker's visible tracks, as its own playout shows it: for each track the
  * RTP timestamp of the last frame/sample played (RTCRtpReceiver.getSynchronizationSources) is mapped to the sender's
  * wall clock through the sender report the dub pipeline last sent (carried in `dubStats`), then advanced to the same
- * instant. offset = audio capture time - video capture time being shown now, in ms (positive: audio ahead).
- */
-export function avOffsetMs(page: Page, peerId: string): Promise<number | null> {
-  return page.evaluate((peerId) => {
-    type RT = { consumerId: string };
-    type Sr = { ntpMs: number; rtpTimestamp: number };
-    type Demo = {
-      client?: {
-        viewOf(p: string): { audio?: RT; video?: RT };
-        consumerOf(id: string): { rtpReceiver?: RTCRtpReceiver } | undefined;
-      };
-      tiles: Map<string, { stats?: { senderReports?: { audio?: Sr; video?: Sr } } }>;
-    };
-    const demo = (window as unknown as { demo: Demo }).demo;
-    const client = demo.client;
-    const srs = demo.tiles.get(peerId)?.stats?.senderReports;
-    if (!client || !srs?.audio || !srs.video) return null;
-    const view = client.viewOf(peerId);
-    const now = performance.timeOrigin + performance.now();
-    const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
-      const receiver = t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined;
-      const s = receiver?.getSynchronizationSources()[0];
-      // A stream that has not played for half a second is not playing: no reading (frozen video would otherwise
-      // read as a constant offset, both sides extrapolated from their last sample).
-      if (!s || now - s.timestamp > 500) return null;
-      const diff = (s.rtpTimestamp - sr.rtpTimestamp) | 0; // wraparound-safe signed difference
-      return sr.ntpMs + (diff / clockRate) * 1000 + (now - s.timestamp);
-    };
-    const a = captureNow(view.audio, srs.audio, 48_000);
-    const v = captureNow(view.video, srs.video, 90_000);
-    return a === null || v === null ? null : a - v;
-  }, peerId);
-}
-
-/**
- * The same offset with the picture taken as displayed, not as handed to the renderer: the visible <video>'s
- * requestVideoFrameCallback gives each frame's RTP timestamp and the time it is expected on screen
+ * instant. `offsetMs` = audio capture time - video capture time being shown now, in ms (positive: audio ahead).
+ *
+ * `displayed` is the same offset with the picture taken as displayed, not as handed to the renderer: the visible
+ * <video>'s requestVideoFrameCallback gives each frame's RTP timestamp and the time it is expected on screen
  * (`expectedDisplayTime`). Chromium hands a WebRTC frame to its renderer as soon as it is decoded, ahead of the render
  * time its jitter buffer and A/V sync chose, and the compositor shows it at that render time; the synchronization
  * source's timestamp is the hand-over. `videoLeadMs` = displayed - handed over (how much earlier the sync source says
- * the frame was shown). The first call installs the callbacks and returns null.
+ * the frame was shown). The first call installs the frame callbacks, so its `displayed` is null.
+ *
+ * A stream that has not played for half a second is not playing: no reading (frozen video would otherwise read as a
+ * constant offset, both sides extrapolated from their last sample).
  */
-export function avOffsetDisplayedMs(
-  page: Page,
-  peerId: string,
-): Promise<{ offsetMs: number; videoLeadMs: number; framesSeen: number } | null> {
+export interface AvOffsets {
+  offsetMs: number | null;
+  displayed: { offsetMs: number; videoLeadMs: number; framesSeen: number } | null;
+}
+
+export function avOffsets(page: Page, peerId: string): Promise<AvOffsets> {
   return page.evaluate((peerId) => {
     type RT = { consumerId: string };
     type Sr = { ntpMs: number; rtpTimestamp: number };
@@ -184,9 +156,10 @@ export function avOffsetDisplayedMs(
       };
       tiles: Map<string, { videos: Tracked[]; front: number; stats?: { senderReports?: { audio?: Sr; video?: Sr } } }>;
     };
+    const none = { offsetMs: null, displayed: null };
     const demo = (window as unknown as { demo: Demo }).demo;
     const tile = demo.tiles.get(peerId);
-    if (!tile) return null;
+    if (!tile) return none;
     for (const el of tile.videos) {
       if (el.__rvfc) continue;
       el.__rvfc = true;
@@ -197,33 +170,32 @@ export function avOffsetDisplayedMs(
       };
       el.requestVideoFrameCallback(onFrame);
     }
-    const el = tile.videos[tile.front]!;
     const client = demo.client;
     const srs = tile.stats?.senderReports;
-    const frame = el.__lastFrame;
-    if (!client || !srs?.audio || !srs.video || !frame || frame.rtpTimestamp === undefined) return null;
+    if (!client || !srs?.audio || !srs.video) return none;
     const view = client.viewOf(peerId);
     const now = performance.now();
     const wallNow = performance.timeOrigin + now;
-    const source = (t: RT | undefined) =>
-      (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
-    const a = source(view.audio);
-    const vs = source(view.video);
-    if (
-      !a ||
-      !vs ||
-      wallNow - a.timestamp > 500 ||
-      wallNow - vs.timestamp > 500 ||
-      now - frame.expectedDisplayTime > 500
-    ) {
-      return null;
-    }
     const mapped = (rtp: number, sr: Sr, clockRate: number) =>
-      sr.ntpMs + (((rtp - sr.rtpTimestamp) | 0) / clockRate) * 1000;
-    const audioNow = mapped(a.rtpTimestamp, srs.audio, 48_000) + (wallNow - a.timestamp);
+      sr.ntpMs + (((rtp - sr.rtpTimestamp) | 0) / clockRate) * 1000; // wraparound-safe signed difference
+    const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
+      const s = (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
+      if (!s || wallNow - s.timestamp > 500) return null;
+      return mapped(s.rtpTimestamp, sr, clockRate) + (wallNow - s.timestamp);
+    };
+    const a = captureNow(view.audio, srs.audio, 48_000);
+    const v = captureNow(view.video, srs.video, 90_000);
+    if (a === null || v === null) return none;
+    const el = tile.videos[tile.front]!;
+    const frame = el.__lastFrame;
+    if (!frame || frame.rtpTimestamp === undefined || now - frame.expectedDisplayTime > 500) {
+      return { offsetMs: a - v, displayed: null };
+    }
     const videoShown = mapped(frame.rtpTimestamp, srs.video, 90_000) + (now - frame.expectedDisplayTime);
-    const videoHanded = mapped(vs.rtpTimestamp, srs.video, 90_000) + (wallNow - vs.timestamp);
-    return { offsetMs: audioNow - videoShown, videoLeadMs: videoHanded - videoShown, framesSeen: el.__frames ?? 0 };
+    return {
+      offsetMs: a - v,
+      displayed: { offsetMs: a - videoShown, videoLeadMs: v - videoShown, framesSeen: el.__frames ?? 0 },
+    };
   }, peerId);
 }
 
