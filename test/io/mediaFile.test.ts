@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +58,35 @@ describe('MediaFileReader', () => {
     };
     await expect(run()).rejects.toThrow(MediaFileError);
     await expect(run()).rejects.toThrow(/truncated|corrupt|cannot open/);
+  });
+
+  it('reads one stream of a clip whose streams end 2 s apart without calling it truncated', async () => {
+    const dir = scratchDir();
+    const read = async (path: string, opts: { audio?: false; video?: false }) => {
+      const r = await MediaFileReader.open(path, opts);
+      let n = 0;
+      try {
+        for await (const m of r.frames()) if (m) n++;
+      } finally {
+        r.close();
+      }
+      return n;
+    };
+    const lavfi = (src: string) => ['-f', 'lavfi', '-i', src];
+    for (const [name, video, audio] of [
+      ['short-audio.mp4', 3, 1],
+      ['short-video.mp4', 1, 3],
+    ] as const) {
+      const path = join(dir, name);
+      execFileSync('ffmpeg', [
+        ...['-hide_banner', '-loglevel', 'error', '-y'],
+        ...lavfi(`testsrc=size=64x64:rate=25:duration=${video}`),
+        ...lavfi(`sine=frequency=300:duration=${audio}`),
+        ...['-c:v', 'mpeg4', '-c:a', 'aac', path],
+      ]);
+      expect(await read(path, { audio: false })).toBeGreaterThanOrEqual(video * 25 - 1);
+      expect(await read(path, { video: false })).toBeGreaterThan(audio * 30);
+    }
   });
 
   it('rejects a file that is not media', async () => {

@@ -5,7 +5,15 @@
  * Timestamps are the container's presentation times in microseconds (stream start offsets kept), so a clip whose
  * video starts 33 ms after its audio keeps that offset.
  */
-import { AVMEDIA_TYPE_AUDIO, AVMEDIA_TYPE_VIDEO, Codec, Demuxer, type Stream } from 'node-av';
+import {
+  AV_NOPTS_VALUE,
+  AVMEDIA_TYPE_AUDIO,
+  AVMEDIA_TYPE_VIDEO,
+  Codec,
+  Demuxer,
+  type IRational,
+  type Stream,
+} from 'node-av';
 import type { AudioFrame, PcmChunk, VideoFrame } from '../media.ts';
 import { AudioDecoder, CodecError, PcmResampler, VideoDecoder } from './codecs.ts';
 
@@ -19,7 +27,8 @@ export interface MediaFileInfo {
   formatName: string;
   /** Container duration; 0 when unknown. */
   durationUs: number;
-  video?: { width: number; height: number; codec: string; frameRate: number; streamIndex: number };
+  /** `durationUs`: the stream's own duration, when the container gives one. */
+  video?: { width: number; height: number; codec: string; frameRate: number; streamIndex: number; durationUs?: number };
   audio?: { sampleRate: number; channels: number; codec: string; streamIndex: number };
 }
 
@@ -53,6 +62,8 @@ export class MediaFileReader {
   /** Packets that failed to decode, per kind. */
   readonly errors = { video: 0, audio: 0 };
   readonly counts = { videoPackets: 0, audioPackets: 0, videoFrames: 0, audioFrames: 0 };
+  /** Time bases of the video and audio streams, to read how far the packets of a stream not decoded go. */
+  private readonly timeBases = new Map<number, IRational>();
 
   private constructor(
     demuxer: Demuxer,
@@ -85,6 +96,9 @@ export class MediaFileReader {
         frameRate: fr.den ? fr.num / fr.den : 0,
         streamIndex: v.index,
       };
+      if (v.duration > 0n && v.duration !== AV_NOPTS_VALUE) {
+        info.video.durationUs = Math.round((Number(v.duration) * v.timeBase.num * 1e6) / v.timeBase.den);
+      }
     }
     if (a && a.codecpar.codecType === AVMEDIA_TYPE_AUDIO) {
       info.audio = {
@@ -95,6 +109,8 @@ export class MediaFileReader {
       };
     }
     const reader = new MediaFileReader(demuxer, info, opts);
+    if (info.video && v) reader.timeBases.set(v.index, v.timeBase);
+    if (info.audio && a) reader.timeBases.set(a.index, a.timeBase);
     try {
       if (info.video && opts.video !== false && v) {
         reader.vdec = await VideoDecoder.create({
@@ -134,7 +150,7 @@ export class MediaFileReader {
     if (!demuxer) throw new MediaFileError('reader is closed');
     const vIdx = this.vdec ? this.info.video?.streamIndex : undefined;
     const aIdx = this.adec ? this.info.audio?.streamIndex : undefined;
-    const last = { videoUs: -Infinity, audioUs: -Infinity };
+    const last = { videoUs: -Infinity, audioUs: -Infinity, otherUs: -Infinity };
     try {
       for await (const pkt of demuxer.packets()) {
         if (!pkt) break;
@@ -149,6 +165,14 @@ export class MediaFileReader {
               last,
               frames.filter((f): f is AudioFrame => f !== null),
             );
+          } else {
+            // A stream not decoded still shows how far the file's media goes: reading only the audio of a clip whose
+            // audio ends before its video (or the reverse) is not a truncated file.
+            const tb = this.timeBases.get(pkt.streamIndex);
+            if (tb && pkt.pts !== AV_NOPTS_VALUE) {
+              const endUs = (Number(pkt.pts + (pkt.duration > 0n ? pkt.duration : 0n)) * tb.num * 1e6) / tb.den;
+              last.otherUs = Math.max(last.otherUs, endUs);
+            }
           }
         } finally {
           pkt.free();
@@ -161,7 +185,7 @@ export class MediaFileReader {
     if (this.vdec) yield* this.emitVideo(last, await this.decodeGuarded(() => this.vdec!.decode(null, 0), 'video'));
     if (this.adec)
       yield* this.emitAudio(last, await this.decodeGuarded(() => this.adec!.decodeFrames(null, 0), 'audio'));
-    this.checkComplete(last.videoUs, last.audioUs);
+    this.checkComplete(last.videoUs, last.audioUs, last.otherUs);
   }
 
   private *emitVideo(last: { videoUs: number }, frames: VideoFrame[]): Generator<MediaFrame> {
@@ -198,7 +222,7 @@ export class MediaFileReader {
     }
   }
 
-  private checkComplete(lastVideoUs: number, lastAudioUs: number): void {
+  private checkComplete(lastVideoUs: number, lastAudioUs: number, lastOtherUs: number): void {
     const { path, durationUs } = this.info;
     if (this.vdec && this.counts.videoFrames === 0) {
       throw new MediaFileError(`${path}: no video frame could be decoded (corrupt or truncated file)`);
@@ -208,7 +232,7 @@ export class MediaFileReader {
     }
     if (durationUs <= 0) return;
     // A truncated mp4 keeps its header's duration; the media stops early. Allow 0.5 s for frame durations/padding.
-    const end = Math.max(this.vdec ? lastVideoUs : -Infinity, this.adec ? lastAudioUs : -Infinity);
+    const end = Math.max(this.vdec ? lastVideoUs : -Infinity, this.adec ? lastAudioUs : -Infinity, lastOtherUs);
     if (end < durationUs - 500_000) {
       throw new MediaFileError(
         `${path} is truncated: media ends at ${(end / 1e6).toFixed(2)} s, the header says ${(durationUs / 1e6).toFixed(2)} s`,
