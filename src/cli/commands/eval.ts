@@ -4,11 +4,12 @@ import {
   evaluateFolder,
   formatReport,
   NEURAL_VARIANTS,
+  NoClipsError,
   writeTrackDump,
   type NeuralVariant,
 } from '../../pipeline/lipsync/eval/index.ts';
 import { createNeuralPath, type NeuralPath } from '../../pipeline/lipsync/neural/index.ts';
-import { numberOption, parseOptions } from '../args.ts';
+import { numberOption, parseOptions, UsageError } from '../args.ts';
 import { defaultClipsDir } from '../paths.ts';
 
 export const summary = 'lip-sync reconstruction evaluation on a folder of clips: table + JSON';
@@ -28,7 +29,10 @@ const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--m
   --neural-variants LIST  neuralGen (neural generator + memory renderer), neuralRen (memory generator + neural
                      renderer), neural (both); default all three
   --neural-refs N    references of the neural renderer (default 3)
-  --dump-tracks DIR  write each clip's real tracking + audio there (input of scripts/build-prior.ts)`;
+  --dump-tracks DIR  write each clip's real tracking + audio there (input of scripts/build-prior.ts)
+Every video file of DIR is evaluated (sub-folders are not searched). A clip that cannot be scored (unreadable, no
+audio, no face, two faces, too short) is listed with the reason and left out of the means. Exit code: 0 when at least
+one clip was scored, 1 when none could be, 2 on a usage error (also: DIR missing or without video files).`;
 
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(
@@ -93,6 +97,10 @@ export async function run(argv: string[]): Promise<number> {
       onTrack: dumpDir ? (clip, data) => writeTrackDump(dumpDir, clip, data) : undefined,
       neural: neuralPath ? { path: neuralPath, variants, referenceCount } : undefined,
     });
+  } catch (err) {
+    // A folder with nothing to evaluate is a wrong --clips: one line, no stack.
+    if (err instanceof NoClipsError) throw new UsageError(`--clips: ${err.message}`);
+    throw err;
   } finally {
     await neuralPath?.close();
   }
@@ -100,6 +108,10 @@ export async function run(argv: string[]): Promise<number> {
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n');
     console.error(`[eval] wrote ${opts.json}`);
+  }
+  if (!report.clips.length) {
+    console.error(`[eval] no clip could be scored (${report.skipped.length} skipped)`);
+    return 1;
   }
   return 0;
 }

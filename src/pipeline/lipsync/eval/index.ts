@@ -1,10 +1,12 @@
 /** Runs the reconstruction evaluation over a folder of clips and summarises it. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateClip, type ClipFigures, type EvalOptions, type VariantFigures } from './runEval.ts';
+import { MediaFileError } from '../../io/mediaFile.ts';
+import { ClipSkipped, evaluateClip, type ClipFigures, type EvalOptions, type VariantFigures } from './runEval.ts';
 export { readTrackDumps, writeTrackDump, type TrackDump } from './trackDump.ts';
 
 export {
+  ClipSkipped,
   evaluateClip,
   NEURAL_VARIANTS,
   type ClipFigures,
@@ -16,7 +18,12 @@ export {
 } from './runEval.ts';
 
 export interface EvalReport {
+  /** The clips scored. */
   clips: ClipFigures[];
+  /** Clips that could not be scored, with the reason; they are in no mean. */
+  skipped: { clip: string; reason: string }[];
+  /** Other entries of the folder, not evaluated (sub-folders are not searched). */
+  ignored: { name: string; reason: string }[];
   /** Means over the close-up clips (scored). */
   mean: Record<string, number>;
   /** Means over the portrait clips (robustness only). */
@@ -56,7 +63,17 @@ const VARIANT_NUMERIC: (keyof VariantFigures)[] = [
   'renderedFraction',
 ];
 
+/** The folder has nothing to evaluate (missing, empty, or nothing passes `only`). */
+export class NoClipsError extends Error {
+  override name = 'NoClipsError';
+}
+
+/** Containers node-av (ffmpeg) reads; other files are listed as ignored rather than guessed at. */
+const VIDEO_FILE = /\.(mp4|m4v|mov|mkv|webm|avi|mpg|mpeg|ts|mts|m2ts|flv|3gp|ogv|wmv)$/i;
+
 function means(rows: ClipFigures[]): Record<string, number> {
+  // No rows: no figures (a mean of nothing is not NaN figures).
+  if (!rows.length) return { clips: 0 };
   const out: Record<string, number> = {};
   for (const k of NUMERIC) {
     const v = rows.map((r) => r[k] as number).filter((x) => Number.isFinite(x));
@@ -76,18 +93,55 @@ function means(rows: ClipFigures[]): Record<string, number> {
   return out;
 }
 
+/**
+ * Evaluates every video file of `dir` (not its sub-folders). A clip that cannot be scored (unreadable, no audio, no
+ * face, two faces, too short...) is reported in `skipped` with the reason and the run goes on. Throws NoClipsError
+ * when there is no video file to evaluate.
+ */
 export async function evaluateFolder(dir: string, opts: EvalOptions & { only?: string[] } = {}): Promise<EvalReport> {
-  const files = readdirSync(dir)
-    .filter((f) => /\.(mp4|mkv|webm|mov)$/i.test(f))
-    .filter((f) => !opts.only || opts.only.some((o) => f.includes(o)))
-    .sort();
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new NoClipsError(`cannot read the clips folder ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const files: string[] = [];
+  const ignored: EvalReport['ignored'] = [];
+  for (const e of entries.filter((x) => !x.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (opts.only && !opts.only.some((o) => e.name.includes(o))) continue;
+    // statSync follows links: a linked clip is a clip.
+    const st = statSync(join(dir, e.name), { throwIfNoEntry: false });
+    if (st?.isDirectory()) ignored.push({ name: e.name, reason: 'sub-folder, not searched' });
+    else if (!st?.isFile()) ignored.push({ name: e.name, reason: 'not a regular file' });
+    else if (!VIDEO_FILE.test(e.name)) ignored.push({ name: e.name, reason: 'not a video file name' });
+    else files.push(e.name);
+  }
+  if (!files.length) {
+    const why = opts.only ? ` whose name contains ${opts.only.join(' or ')}` : '';
+    const seen = ignored.length ? ` (ignored: ${ignored.map((i) => i.name).join(', ')})` : '';
+    throw new NoClipsError(`no video files${why} in ${dir}${seen}`);
+  }
   const clips: ClipFigures[] = [];
+  const skipped: EvalReport['skipped'] = [];
   for (const f of files) {
     opts.log?.(`evaluating ${f}`);
-    clips.push(await evaluateClip(join(dir, f), opts));
+    try {
+      clips.push(await evaluateClip(join(dir, f), opts));
+    } catch (err) {
+      // One bad clip must not cost the others' figures; anything unexpected is reported as a failure, with its message.
+      const msg = (err instanceof Error ? err.message : String(err)).replaceAll(join(dir, f), f);
+      const reason =
+        err instanceof ClipSkipped ? msg : err instanceof MediaFileError ? `unreadable: ${msg}` : `failed: ${msg}`;
+      if (!(err instanceof ClipSkipped || err instanceof MediaFileError) && err instanceof Error)
+        opts.log?.(`${f}: ${err.stack}`);
+      opts.log?.(`${f}: skipped: ${reason}`);
+      skipped.push({ clip: f, reason });
+    }
   }
   return {
     clips,
+    skipped,
+    ignored,
     mean: means(clips.filter((c) => c.kind === 'closeup')),
     portraitMean: means(clips.filter((c) => c.kind === 'portrait')),
     options: {
@@ -121,7 +175,9 @@ export function formatReport(r: EvalReport): string {
   for (const c of r.clips) {
     lines.push(c.clip.slice(0, w - 1).padEnd(w) + cols.map((k) => fmt(c[k]).padStart(12)).join(''));
   }
-  lines.push('mean (close-ups)'.padEnd(w) + cols.map((k) => fmt(r.mean[k]).padStart(12)).join(''));
+  // Whole names and reasons: these rows carry no figures, so nothing to align.
+  for (const s of r.skipped) lines.push(`${s.clip}  skipped: ${s.reason}`);
+  if (r.mean.clips) lines.push('mean (close-ups)'.padEnd(w) + cols.map((k) => fmt(r.mean[k]).padStart(12)).join(''));
   if (r.portraitMean.clips) {
     lines.push('mean (portraits)'.padEnd(w) + cols.map((k) => fmt(r.portraitMean[k]).padStart(12)).join(''));
   }
@@ -153,9 +209,12 @@ export function formatReport(r: EvalReport): string {
           );
       }
     }
-    lines.push('mean default'.padEnd(w) + vcols.map((k) => fmt(r.mean[k]).padStart(12)).join(''));
-    for (const n of names)
-      lines.push(`mean ${n}`.padEnd(w) + vcols.map((k) => fmt(r.mean[`${n}.${k}`]).padStart(12)).join(''));
+    if (r.mean.clips) {
+      lines.push('mean default'.padEnd(w) + vcols.map((k) => fmt(r.mean[k]).padStart(12)).join(''));
+      for (const n of names)
+        lines.push(`mean ${n}`.padEnd(w) + vcols.map((k) => fmt(r.mean[`${n}.${k}`]).padStart(12)).join(''));
+    }
   }
+  if (r.ignored.length) lines.push('', `not evaluated: ${r.ignored.map((i) => `${i.name} (${i.reason})`).join(', ')}`);
   return lines.join('\n');
 }

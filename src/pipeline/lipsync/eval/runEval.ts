@@ -6,16 +6,17 @@
  * tracker, so both sides of every landmark figure are measured by the same tracker on real pixels.
  */
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
-import { createFaceTracker, type FaceTracker } from '../../face/index.ts';
+import { basename, join } from 'node:path';
+import { BlazeFaceDetector, createFaceTracker, defaultFaceModelDir, type FaceTracker } from '../../face/index.ts';
+import type { Detection } from '../../face/models.ts';
 import type { FaceResult } from '../../face/types.ts';
-import { MediaFileReader, readAudioPcm } from '../../io/mediaFile.ts';
+import { MediaFileReader, probeMediaFile, readAudioPcm, type MediaFileInfo } from '../../io/mediaFile.ts';
 import type { AudioFrame, VideoFrame } from '../../media.ts';
 import { LipsyncEngine } from '../LipsyncEngine.ts';
 import type { NeuralPath } from '../neural/index.ts';
 import { NeuralLandmarkGenerator } from '../neural/NeuralLandmarkGenerator.ts';
 import type { FaceRenderer, LandmarkGenerator } from '../types.ts';
-import { MemoryGenerator, type MemoryGeneratorOptions } from '../MemoryGenerator.ts';
+import { defaultMemoryGeneratorOptions, MemoryGenerator, type MemoryGeneratorOptions } from '../MemoryGenerator.ts';
 import { MemoryRenderer, type MemoryRendererOptions } from '../MemoryRenderer.ts';
 import { defaultPriorPath, OpeningPrior } from '../OpeningPrior.ts';
 import { allphoneAvailable, PhoneTrack, recognizePhones } from '../phones.ts';
@@ -123,6 +124,33 @@ export interface ClipFigures {
 
 type Variant = 'pred' | 'mean' | 'oracle' | NeuralVariant;
 
+/** The clip cannot be scored; the message says why (no audio, no face, too short...). The folder run goes on. */
+export class ClipSkipped extends Error {
+  override name = 'ClipSkipped';
+}
+
+/**
+ * Seconds to evaluate: the part with both picture and speech. A stream ending well before the container's duration
+ * (audio shorter than the video, or the reverse) bounds it; differences under 0.5 s keep the container's duration.
+ * Without a container duration (a browser-recorded webm) the audio's length is used.
+ */
+function clipSeconds(info: MediaFileInfo, audioSeconds: number): number {
+  const container = info.durationUs / 1e6;
+  if (!(container > 0)) return audioSeconds;
+  const video = (info.video?.durationUs ?? 0) / 1e6;
+  let s = container;
+  if (video > 0 && video < container - 0.5) s = video;
+  if (audioSeconds < s - 0.5) s = audioSeconds;
+  return s;
+}
+
+/** Faces at least half the size of the largest one (a small face in the background does not count). */
+function comparableFaces(dets: readonly Detection[]): number {
+  const size = (d: Detection) => Math.sqrt(d.width * d.height);
+  const largest = Math.max(0, ...dets.map(size));
+  return dets.filter((d) => size(d) >= largest / 2).length;
+}
+
 interface VariantAcc {
   openings: (number | null)[];
   meshes: (Float32Array | null)[];
@@ -152,16 +180,26 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   const clip = basename(path);
   const fps = 25;
   const frameUs = 1e6 / fps;
-  const reader = await MediaFileReader.open(path, { audio: false });
-  const info = reader.info;
+  const info = await probeMediaFile(path);
   const v = info.video;
-  if (!v) throw new Error(`${clip}: no video stream`);
+  if (!v) throw new ClipSkipped('no video stream');
+  if (!info.audio) throw new ClipSkipped("no audio stream (the clip's own speech drives the lips)");
   const kind: ClipFigures['kind'] = v.height > v.width * 1.3 ? 'portrait' : 'closeup';
-  let seconds = info.durationUs / 1e6;
+  const pcm = await readAudioPcm(path, 16000);
+  let seconds = clipSeconds(info, pcm.samples.length / 16000);
   if (opts.maxSeconds) seconds = Math.min(seconds, opts.maxSeconds);
   const total = Math.floor(seconds * fps);
   const half = Math.floor(total / 2);
-  const pcm = await readAudioPcm(path, 16000);
+  // Before this many observed frames the generator returns the real mouth, so a shorter warm-up scores the real
+  // mouth against itself. The scored half is as long.
+  const minObserved = opts.generator?.minObserved ?? defaultMemoryGeneratorOptions.minObserved;
+  const minSeconds = (2 * minObserved) / fps;
+  if (half < minObserved) {
+    throw new ClipSkipped(
+      `too short: ${seconds.toFixed(1)} s with picture and speech, needs ${minSeconds.toFixed(1)} s`,
+    );
+  }
+  const reader = await MediaFileReader.open(path, { audio: false });
 
   let phones: PhoneTrack | null = null as PhoneTrack | null;
   const usePhones = opts.phones ?? allphoneAvailable();
@@ -177,6 +215,13 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   trackers.set('real', createFaceTracker());
   const VARIANTS: Variant[] = ['pred', 'mean', 'oracle', ...(opts.neural?.variants ?? [])];
   for (const vname of VARIANTS) trackers.set(vname, createFaceTracker());
+  // Faces in view once a second: with two speakers' faces the tracker would score whichever it locked onto.
+  const detector = new BlazeFaceDetector({ modelPath: join(defaultFaceModelDir, 'face_detection_short_range.onnx') });
+  const facesPerSecond: number[] = [];
+  const manyFaces = () => {
+    const multi = facesPerSecond.filter((n) => n >= 2).length;
+    return multi > 0 && multi * 2 >= facesPerSecond.length ? multi : 0;
+  };
   const realResults = new Map<number, FaceResult>();
   const track = (frame: VideoFrame, index: number): FaceResult => {
     let r = realResults.get(index);
@@ -280,7 +325,12 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     engines.set(vname, engine);
   }
   const predEngine = engines.get('pred')!;
-  const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples) : null;
+  const release = () => {
+    for (const e of engines.values()) e.close();
+    for (const t of trackers.values()) t.close();
+    for (const n of neuralParts) n.close();
+    detector.close();
+  };
 
   // Audio, pushed ahead of the video in 40 ms frames.
   const audioFrameLen = 640;
@@ -313,6 +363,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     if (tick === half) for (const e of engines.values()) e.setLearning(false);
     pushAudioUntil(ts + 1e6);
     const res = track(frame, tick);
+    if (tick % fps === 0) facesPerSecond.push(comparableFaces(detector.detect(frame)));
     const mesh = res.ok ? meshXY(res.face.landmarks) : null;
     allMeshes[tick] = mesh;
     realFrames.set(tick, { frame, mesh, pending: VARIANTS.length });
@@ -325,7 +376,9 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     for (const e of engines.values()) await e.settled();
     tick++;
   };
+  let done = false;
   try {
+    const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples) : null;
     for await (const m of reader.frames()) {
       if (m.kind !== 'video') continue;
       const fr = m.frame;
@@ -350,15 +403,39 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
         await emit(use);
       }
       prev = fr;
-      if (tick >= total) break;
+      // Two faces through the warm-up: the scored half would be wasted.
+      if (tick >= total || (tick >= half && manyFaces())) break;
     }
     while (prev && tick < total && t0Us + tick * frameUs <= prev.timestampUs + frameUs) await emit(prev);
     pushAudioUntil(Infinity);
     for (const e of engines.values()) await e.flush();
+    done = true;
   } finally {
     reader.close();
+    // A clip failing half-way must not keep its models loaded for the rest of the folder.
+    if (!done) release();
   }
   const elapsed = (performance.now() - started) / 1000;
+
+  // Figures from these would be garbage (NaN, or the real mouth scored against itself): say why instead.
+  const scored = realOpenings.length;
+  const warmFaces = allMeshes.slice(0, half).filter((m) => m).length;
+  const scoredFaces = realOpenings.filter((o) => o != null).length;
+  const multi = manyFaces();
+  let skip: string | null = null;
+  if (multi) {
+    skip = `${Math.max(...facesPerSecond)} faces in view (${multi} of ${facesPerSecond.length} frames checked, one a second): needs one speaker's face`;
+  } else if (scored < minObserved) {
+    skip = `too short: ${(tick / fps).toFixed(1)} s of picture, needs ${minSeconds.toFixed(1)} s`;
+  } else if (warmFaces + scoredFaces === 0) skip = 'no face found';
+  else if (warmFaces < minObserved)
+    skip = `face tracked in ${warmFaces} of ${half} warm-up frames, needs ${minObserved}`;
+  else if (scoredFaces * 2 < scored) skip = `face tracked in only ${scoredFaces} of ${scored} scored frames`;
+  else if (acc.get('pred')!.rendered === 0) skip = 'the engine rendered none of the scored frames';
+  if (skip) {
+    release();
+    throw new ClipSkipped(skip);
+  }
 
   const p = acc.get('pred')!;
   const pairs = (gen: (number | null)[]) => {
@@ -401,7 +478,6 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
       algorithmicLatencyMs: engines.get(name)!.latency.totalMs,
     };
   };
-  const scored = realOpenings.length;
   const figures: ClipFigures = {
     clip,
     kind,
@@ -437,9 +513,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     engines: Object.fromEntries([...acc].map(([n, x]) => [n, { meshes: x.meshes, targets: x.targets }])),
   });
   for (const [n, e] of engines) log(`${clip} [${n}] ${JSON.stringify(e.counters)} ${JSON.stringify(e.timings)}`);
-  for (const e of engines.values()) e.close();
-  for (const t of trackers.values()) t.close();
-  for (const n of neuralParts) n.close();
+  release();
   log(`${clip}: ${tick} frames in ${elapsed.toFixed(1)} s`);
   return figures;
 }
