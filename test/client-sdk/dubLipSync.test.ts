@@ -14,8 +14,11 @@ interface FakeReceiver {
   getSynchronizationSources(): { rtpTimestamp: number; timestamp: number }[];
 }
 
-/** A listener whose dubbed audio plays `offsetMs()` ahead of its video (as handed to playout), device delay 30 ms. */
-function fakeClient(offsetMs: () => number, language: string | null = 'es') {
+/**
+ * A listener whose dubbed audio plays `offsetMs()` ahead of its video (as handed to playout), device delay 30 ms.
+ * `split`: the dubbed audio and video are in separate sync groups (the browser does not sync them).
+ */
+function fakeClient(offsetMs: () => number, language: string | null = 'es', split = false) {
   const listeners: ((s: DubStats) => void)[] = [];
   const now = () => performance.timeOrigin + performance.now();
   const receiver = (kind: 'audio' | 'video'): FakeReceiver => ({
@@ -27,15 +30,21 @@ function fakeClient(offsetMs: () => number, language: string | null = 'es') {
   let emitted = 0;
   const consumer = (kind: 'audio' | 'video', baseTargetMs: number) => {
     const rtpReceiver = receiver(kind);
+    // The jitter buffer's own minimum delay, summed like the stats do (it may change during a test).
+    const minimum = { ms: baseTargetMs, sum: 0, n: 0 };
     return {
       rtpReceiver,
+      minimum,
       getStats: () => {
         emitted += 100;
+        minimum.sum += (minimum.ms / 1000) * (emitted - minimum.n);
+        minimum.n = emitted;
         const stats = [
           {
             type: 'inbound-rtp',
             jitterBufferEmittedCount: emitted,
             jitterBufferTargetDelay: (baseTargetMs / 1000) * emitted,
+            jitterBufferMinimumDelay: minimum.sum,
           },
           ...(kind === 'audio' ? [{ type: 'media-playout', totalSamplesCount: 1000, totalPlayoutDelay: 30 }] : []),
         ];
@@ -45,13 +54,14 @@ function fakeClient(offsetMs: () => number, language: string | null = 'es') {
   };
   const consumers = { a1: consumer('audio', 137), v1: consumer('video', 120) };
   const client = {
+    dubSyncGroups: 'shared',
     on: (_e: 'dubstats', f: (s: DubStats) => void) => listeners.push(f),
     off: () => {},
     viewOf: (peerId: string) => ({
       peerId,
       language,
-      audio: { consumerId: 'a1' },
-      video: { consumerId: 'v1' },
+      audio: { consumerId: 'a1', syncGroup: split ? 'speaker/mic/es/audio' : 'speaker/mic/es' },
+      video: { consumerId: 'v1', syncGroup: split ? 'speaker/mic/es/video' : 'speaker/mic/es' },
     }),
     consumerOf: (id: string) => consumers[id as keyof typeof consumers],
   };
@@ -68,10 +78,10 @@ function fakeClient(offsetMs: () => number, language: string | null = 'es') {
         senderReports: { audio: { ntpMs: 1000, rtpTimestamp: 0 }, video: { ntpMs: 1000, rtpTimestamp: 0 } },
       }),
     );
-  return { client: client as unknown as LipsyncClient, consumers, stats };
+  return { client: client as unknown as LipsyncClient, raw: client, consumers, stats };
 }
 
-const until = async (f: () => boolean, ms = 3000) => {
+const until = async (f: () => boolean, ms = 8000) => {
   const end = Date.now() + ms;
   while (!f() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
 };
@@ -95,7 +105,7 @@ describe('DubLipSync', () => {
       [-20, 'v1', 'a1'],
     ] as const) {
       const { client, consumers, stats } = fakeClient(() => offset);
-      const sync = new DubLipSync(client, { intervalMs: 5 });
+      const sync = new DubLipSync(client, { intervalMs: 5, mode: 'trim' });
       stats();
       await until(() => (sync.stateOf('speaker')?.adjustments ?? 0) > 0);
       const state = sync.stateOf('speaker');
@@ -118,11 +128,13 @@ describe('DubLipSync', () => {
       fakeClient(() => 80, null), // the original view
     ];
     const syncs = cases.map(({ client, stats }) => {
-      const s = new DubLipSync(client, { intervalMs: 5 });
+      const s = new DubLipSync(client, { intervalMs: 5, mode: 'trim' });
       stats();
       return s;
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // 12 readings of ~120 ms each (5 samples 30 ms apart) and a window's conclusion.
+    await until(() => syncs.slice(0, 3).every((s) => (s.stateOf('speaker')?.status ?? 'measuring') !== 'measuring'));
+    await new Promise((r) => setTimeout(r, 300));
     // What each concluded (the e2e waits for a conclusion before its readings).
     expect(syncs.map((s) => s.stateOf('speaker')?.status)).toEqual(['inSync', 'beyondReach', 'moving', undefined]);
     expect(syncs[0]!.stateOf('speaker')?.steadyMedianMs).toBeCloseTo(10, 0);
@@ -132,5 +144,73 @@ describe('DubLipSync', () => {
       expect(consumers.v1.rtpReceiver.jitterBufferTarget).toBeNull();
       syncs[i]!.close();
     }
+  });
+
+  it('own mode: syncs a view the browser does not sync, and follows its jitter buffers', async () => {
+    // The stand-in playout: each stream is delayed by its jitter buffer's own minimum or the target set, whichever
+    // is larger; the audio plays C ms ahead of the video before those delays.
+    const C = -13; // heard offset with the browser's own delays (audio 137, video 120, device 30): -60 ms
+    const delay = (c: { rtpReceiver: FakeReceiver; minimum: { ms: number } }) =>
+      Math.max(c.rtpReceiver.jitterBufferTarget ?? 0, c.minimum.ms);
+    const fc: ReturnType<typeof fakeClient> = fakeClient(
+      () => C - delay(fc.consumers.a1) + delay(fc.consumers.v1),
+      'es',
+      true,
+    );
+    const { client, raw, consumers, stats } = fc;
+    const sync = new DubLipSync(client, { intervalMs: 5 });
+    expect(raw.dubSyncGroups).toBe('split'); // dubbed tracks subscribed from now on: out of the browser's sync
+    stats();
+    const heard = async () => (await sync.measure('speaker'))!.heardOffsetMs;
+    expect(await heard()).toBeCloseTo(-60, 0);
+    const settle = async () => {
+      await until(() => sync.stateOf('speaker')?.status === 'measuring');
+      await until(() => sync.stateOf('speaker')?.status === 'inSync');
+    };
+    await settle();
+    expect(sync.stateOf('speaker')?.mode).toBe('own');
+    // The lips led by 60 ms: the video is held back by about that much more than its own 120 ms; the audio is left.
+    expect(Math.abs(await heard())).toBeLessThanOrEqual(10);
+    expect(consumers.v1.rtpReceiver.jitterBufferTarget).toBeGreaterThan(170);
+    expect(consumers.v1.rtpReceiver.jitterBufferTarget).toBeLessThan(190);
+    expect(consumers.a1.rtpReceiver.jitterBufferTarget).toBeNull();
+
+    // The audio jitter buffer grows by 40 ms (late packets): the video follows at the next reading.
+    consumers.a1.minimum.ms += 40;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(Math.abs(await heard())).toBeLessThanOrEqual(10);
+    expect(consumers.v1.rtpReceiver.jitterBufferTarget).toBeGreaterThan(210);
+
+    // The video's grows by 200 ms (a stall upstream): now the audio is the one held back, the video plays on its own.
+    consumers.v1.minimum.ms += 200;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(Math.abs(await heard())).toBeLessThanOrEqual(10);
+    expect(consumers.v1.rtpReceiver.jitterBufferTarget).toBeNull();
+    expect(consumers.a1.rtpReceiver.jitterBufferTarget).toBeGreaterThan(270); // 320 - the ~43 ms it keeps between them
+    sync.close();
+    expect(raw.dubSyncGroups).toBe('shared');
+  });
+
+  it('own mode: a single reading far off the others is a spike and moves nothing', async () => {
+    let spike = false;
+    const fc = fakeClient(() => (spike ? 300 : 30), 'es', true); // heard 0, or +270 during the spike
+    const sync = new DubLipSync(fc.client, { intervalMs: 5 });
+    fc.stats();
+    await until(() => sync.stateOf('speaker')?.status === 'inSync');
+    const before = sync.stateOf('speaker')!;
+    const targets = () => [
+      fc.consumers.a1.rtpReceiver.jitterBufferTarget,
+      fc.consumers.v1.rtpReceiver.jitterBufferTarget,
+    ];
+    const targetsBefore = targets();
+    spike = true;
+    await until(() => (sync.stateOf('speaker')?.steadyMedianMs ?? 0) !== before.steadyMedianMs, 500);
+    await new Promise((r) => setTimeout(r, 150)); // one reading (5 samples 30 ms apart)
+    spike = false;
+    await new Promise((r) => setTimeout(r, 300));
+    const after = sync.stateOf('speaker')!;
+    sync.close();
+    expect(after.adjustments).toBe(before.adjustments);
+    expect(targets()).toEqual(targetsBefore);
   });
 });

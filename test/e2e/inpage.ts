@@ -137,6 +137,9 @@ export function grabFrames(
  *
  * A stream that has not played for half a second is not playing: no reading (frozen video would otherwise read as a
  * constant offset, both sides extrapolated from their last sample).
+ *
+ * One reading is the median of 5 samples 40 ms apart (five video frames at 25 fps): a single frame handed over or
+ * shown one frame period late moves one sample by up to 40 ms, which is frame-timing jitter, not an A/V offset.
  */
 export interface AvOffsets {
   offsetMs: number | null;
@@ -144,7 +147,7 @@ export interface AvOffsets {
 }
 
 export function avOffsets(page: Page, peerId: string): Promise<AvOffsets> {
-  return page.evaluate((peerId) => {
+  return page.evaluate(async (peerId) => {
     type RT = { consumerId: string };
     type Sr = { ntpMs: number; rtpTimestamp: number };
     type Meta = { rtpTimestamp?: number; expectedDisplayTime: number };
@@ -173,28 +176,51 @@ export function avOffsets(page: Page, peerId: string): Promise<AvOffsets> {
     const client = demo.client;
     const srs = tile.stats?.senderReports;
     if (!client || !srs?.audio || !srs.video) return none;
+    const { audio: audioSr, video: videoSr } = srs;
     const view = client.viewOf(peerId);
-    const now = performance.now();
-    const wallNow = performance.timeOrigin + now;
     const mapped = (rtp: number, sr: Sr, clockRate: number) =>
       sr.ntpMs + (((rtp - sr.rtpTimestamp) | 0) / clockRate) * 1000; // wraparound-safe signed difference
-    const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
-      const s = (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
-      if (!s || wallNow - s.timestamp > 500) return null;
-      return mapped(s.rtpTimestamp, sr, clockRate) + (wallNow - s.timestamp);
+    const sample = () => {
+      const now = performance.now();
+      const wallNow = performance.timeOrigin + now;
+      const captureNow = (t: RT | undefined, sr: Sr, clockRate: number): number | null => {
+        const s = (t ? client.consumerOf(t.consumerId)?.rtpReceiver : undefined)?.getSynchronizationSources()[0];
+        if (!s || wallNow - s.timestamp > 500) return null;
+        return mapped(s.rtpTimestamp, sr, clockRate) + (wallNow - s.timestamp);
+      };
+      const a = captureNow(view.audio, audioSr, 48_000);
+      const v = captureNow(view.video, videoSr, 90_000);
+      if (a === null || v === null) return null;
+      const el = tile.videos[tile.front]!;
+      const frame = el.__lastFrame;
+      if (!frame || frame.rtpTimestamp === undefined || now - frame.expectedDisplayTime > 500) {
+        return { offsetMs: a - v, displayed: null };
+      }
+      const videoShown = mapped(frame.rtpTimestamp, videoSr, 90_000) + (now - frame.expectedDisplayTime);
+      return {
+        offsetMs: a - v,
+        displayed: { offsetMs: a - videoShown, videoLeadMs: v - videoShown, framesSeen: el.__frames ?? 0 },
+      };
     };
-    const a = captureNow(view.audio, srs.audio, 48_000);
-    const v = captureNow(view.video, srs.video, 90_000);
-    if (a === null || v === null) return none;
-    const el = tile.videos[tile.front]!;
-    const frame = el.__lastFrame;
-    if (!frame || frame.rtpTimestamp === undefined || now - frame.expectedDisplayTime > 500) {
-      return { offsetMs: a - v, displayed: null };
+    const samples: NonNullable<ReturnType<typeof sample>>[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 40));
+      const s = sample();
+      if (!s) return none; // a stream stopped playing during the reading
+      samples.push(s);
     }
-    const videoShown = mapped(frame.rtpTimestamp, srs.video, 90_000) + (now - frame.expectedDisplayTime);
+    const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
+    const shown = samples.map((s) => s.displayed).filter((d) => d !== null);
     return {
-      offsetMs: a - v,
-      displayed: { offsetMs: a - videoShown, videoLeadMs: v - videoShown, framesSeen: el.__frames ?? 0 },
+      offsetMs: median(samples.map((s) => s.offsetMs)),
+      displayed:
+        shown.length === samples.length
+          ? {
+              offsetMs: median(shown.map((d) => d.offsetMs)),
+              videoLeadMs: median(shown.map((d) => d.videoLeadMs)),
+              framesSeen: shown.at(-1)!.framesSeen,
+            }
+          : null,
     };
   }, peerId);
 }

@@ -1,20 +1,24 @@
 /**
- * Fine lip sync of dubbed views in the browser.
+ * Lip sync of dubbed views in the browser.
  *
- * The browser's own A/V sync (WebRTC's stream synchronization) aligns a dubbed audio and video track from the SFU's
- * sender reports, but it stops adjusting once its own estimate is within a 30 ms dead band, and it converges from one
- * side, so the offset it leaves sits near the edge of that band. The dub pipeline also sends its own sender-report
- * pairs in `dubStats` (the mapping of each stream's RTP timestamps to the pipeline's wall clock), which lets the
- * listener measure what it plays: for each track the RTP timestamp of the last sample or frame handed to playout
+ * The browser's own A/V sync (WebRTC's stream synchronization) can align a dubbed audio and video track from the SFU's
+ * sender reports, but it stops adjusting once its own estimate is within a 30 ms dead band, converges from one side
+ * (so the offset it leaves sits near the edge of that band), and counts any jitter-buffer target set on top of it as
+ * a change of delay that it then undoes, about 10 s later. The dub pipeline also sends its own sender-report pairs
+ * in `dubStats` (the mapping of each stream's RTP timestamps to the pipeline's wall clock), which lets the listener
+ * measure what it plays: for each track the RTP timestamp of the last sample or frame handed to playout
  * (RTCRtpReceiver.getSynchronizationSources) is mapped to pipeline time; the audio is heard the output device's
  * playout delay later (RTCAudioPlayoutStats). `heard offset = audio time heard now - video time shown now`
  * (positive: the voice is ahead of the lips).
  *
- * `DubLipSync` reads that offset twice a second for every dubbed view, and when it is steady (12 readings within
- * 30 ms of each other, first and last within 15 ms) and its median is between 15 and 80 ms, it delays the stream
- * that is ahead by that median through the receiver's `jitterBufferTarget`, at most 120 ms above what the browser
- * chose. Larger offsets are transients (a stall upstream, the browser's sync still walking) and are left alone. A
- * view that changes (back to the original, another language) starts over with the browser's own targets.
+ * `DubLipSync` reads that offset twice a second for every dubbed view and delays the stream that is ahead (or takes
+ * back delay it added to the other) through the receivers' `jitterBufferTarget`. Two modes:
+ * - `own` (default): it sets the client's `dubSyncGroups` to `split`, so dubbed audio and video subscribed from then
+ *   on are in separate msid streams that the browser does not sync, and this object is their only sync: it corrects
+ *   whenever the median of 6 readings (3 s) is off by more than 10 ms and they are steady (within 80 ms).
+ * - `trim`: the browser syncs the pair; this object trims only a steady residue (12 readings within 30 ms, median
+ *   15-80 ms, at most 120 ms added). This is also what a view subscribed before `own` took effect gets.
+ * A view that changes (back to the original, another language) starts over with the browser's own targets.
  */
 import type { DubStats } from '../../protocol/index.ts';
 import type { LipsyncClient } from './index.ts';
@@ -23,23 +27,40 @@ type SenderReport = { ntpMs: number; rtpTimestamp: number };
 /** jitterBufferTarget is in Chromium and Firefox; older TypeScript DOM typings miss it. */
 type Receiver = RTCRtpReceiver & { jitterBufferTarget?: number | null };
 
-export interface DubLipSyncOptions {
+/** How a view is synced: by this object alone (`own`), or by the browser with this object trimming its residue. */
+export type DubLipSyncMode = 'own' | 'trim';
+
+/** The decision rules of one mode. */
+export interface DubLipSyncTuning {
+  /** Readings a decision is made on. Default 6 (3 s) in `own` mode, 12 (6 s) in `trim` mode. */
+  readings: number;
+  /** Readings further apart than this mean the offset still moves: no decision. Default 80 ms own, 30 ms trim. */
+  steadyRangeMs: number;
+  /** Offsets within this are left alone. Default 10 ms own, 15 ms trim. */
+  deadBandMs: number;
+  /**
+   * Offsets beyond this are not trimmed. In `trim` mode they are the browser's transients (a stall, a resync in
+   * progress; trimming them would fight it). Default 80 ms trim, none (Infinity) own.
+   */
+  maxTrimMs: number;
+  /** Most delay added to a stream, in ms. Default 1000 own, 120 trim. */
+  maxAddedMs: number;
+}
+
+export interface DubLipSyncOptions extends Partial<DubLipSyncTuning> {
   /** Period of the readings, in ms. Default 500. */
   intervalMs?: number;
-  /** Readings a decision is made on. Default 12 (6 s). */
-  readings?: number;
-  /** Readings further apart than this mean the offset still moves: no decision. Default 30 ms. */
-  steadyRangeMs?: number;
-  /** Offsets within this are left alone. Default 15 ms. */
-  deadBandMs?: number;
-  /**
-   * Offsets beyond this are left to the browser's own sync (they are transients: a stall, a resync in progress;
-   * trimming them would fight it). Default 80 ms.
-   */
-  maxTrimMs?: number;
-  /** Most delay added to a stream, in ms. Default 120. */
-  maxAddedMs?: number;
+  /** Default `own`. The other options tune this mode. */
+  mode?: DubLipSyncMode;
 }
+
+/** `own` mode: the fraction of each reading's offset corrected at once. */
+const ownGain = 0.3;
+
+const defaultTuning: Record<DubLipSyncMode, DubLipSyncTuning> = {
+  own: { readings: 6, steadyRangeMs: 80, deadBandMs: 10, maxTrimMs: Infinity, maxAddedMs: 1000 },
+  trim: { readings: 12, steadyRangeMs: 30, deadBandMs: 15, maxTrimMs: 80, maxAddedMs: 120 },
+};
 
 export interface AvOffsetReading {
   /** Audio handed to playout minus video shown, in ms on the pipeline's clock. */
@@ -59,6 +80,8 @@ export interface AvOffsetReading {
 export type DubLipSyncStatus = 'measuring' | 'moving' | 'inSync' | 'trimmed' | 'beyondReach';
 
 export interface DubLipSyncState {
+  /** `own`: the browser does not sync this view's audio and video (separate msid streams); `trim`: it does. */
+  mode: DubLipSyncMode;
   /** Delay added on top of the browser's own jitter-buffer targets, in ms. */
   addedMs: { audio: number; video: number };
   adjustments: number;
@@ -68,6 +91,12 @@ export interface DubLipSyncState {
 }
 
 interface ViewState {
+  mode: DubLipSyncMode;
+  /**
+   * `own` mode: the video's total playout delay minus the audio's that this object keeps (ms); null until the first
+   * reading, which starts it at what the browser does on its own.
+   */
+  videoMinusAudioMs: number | null;
   audioConsumerId: string;
   videoConsumerId: string;
   readings: number[];
@@ -80,10 +109,12 @@ interface ViewState {
 
 export class DubLipSync {
   readonly #client: LipsyncClient;
-  readonly #o: Required<DubLipSyncOptions>;
+  readonly #intervalMs: number;
+  readonly #tuning: Record<DubLipSyncMode, DubLipSyncTuning>;
   readonly #reports = new Map<string, { audio?: SenderReport; video?: SenderReport }>();
   readonly #views = new Map<string, ViewState>();
-  readonly #targets = new Map<string, { sum: number; n: number; recentMs: number | null }>();
+  /** Per consumer: the jitter buffer's recent target delay, and the recent minimum it would use on its own (ms). */
+  readonly #targets = new Map<string, JitterBufferDelays>();
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #onStats = (s: DubStats) => {
     if (s.senderReports) this.#reports.set(s.speakerPeerId, { ...s.senderReports });
@@ -92,23 +123,26 @@ export class DubLipSync {
 
   constructor(client: LipsyncClient, options: DubLipSyncOptions = {}) {
     this.#client = client;
-    this.#o = {
-      intervalMs: options.intervalMs ?? 500,
-      readings: options.readings ?? 12,
-      steadyRangeMs: options.steadyRangeMs ?? 30,
-      deadBandMs: options.deadBandMs ?? 15,
-      maxTrimMs: options.maxTrimMs ?? 80,
-      maxAddedMs: options.maxAddedMs ?? 120,
-    };
+    const { intervalMs = 500, mode = 'own', ...tuning } = options;
+    this.#intervalMs = intervalMs;
+    this.#tuning = { ...defaultTuning, [mode]: { ...defaultTuning[mode], ...tuning } };
+    // From now on the client subscribes dubbed audio and video apart, out of the browser's sync: this object syncs them.
+    if (mode === 'own') client.dubSyncGroups = 'split';
     client.on('dubstats', this.#onStats);
-    this.#timer = setInterval(() => void this.#tick(), this.#o.intervalMs);
+    this.#timer = setInterval(() => void this.#tick(), this.#intervalMs);
   }
 
   /** The current state for a speaker's dubbed view (for health displays and tests). */
   stateOf(speakerPeerId: string): DubLipSyncState | undefined {
     const v = this.#views.get(speakerPeerId);
     return v
-      ? { addedMs: { ...v.added }, adjustments: v.adjustments, status: v.status, steadyMedianMs: v.steadyMedianMs }
+      ? {
+          mode: v.mode,
+          addedMs: { ...v.added },
+          adjustments: v.adjustments,
+          status: v.status,
+          steadyMedianMs: v.steadyMedianMs,
+        }
       : undefined;
   }
 
@@ -120,10 +154,17 @@ export class DubLipSync {
     const audio = this.#client.consumerOf(view.audio.consumerId);
     const video = this.#client.consumerOf(view.video.consumerId);
     if (!audio?.rtpReceiver || !video?.rtpReceiver) return null;
-    const now = performance.timeOrigin + performance.now();
-    const a = timeShown(audio.rtpReceiver, srs.audio, 48_000, now);
-    const v = timeShown(video.rtpReceiver, srs.video, 90_000, now);
-    if (a === null || v === null) return null;
+    // The median of 5 samples 30 ms apart: one video frame handed over a frame period late moves a single sample.
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 30));
+      const now = performance.timeOrigin + performance.now();
+      const a = timeShown(audio.rtpReceiver, srs.audio, 48_000, now);
+      const v = timeShown(video.rtpReceiver, srs.video, 90_000, now);
+      if (a === null || v === null) return null;
+      samples.push(a - v);
+    }
+    const offsetMs = samples.sort((p, q) => p - q)[2]!;
     // One stats read per receiver and reading: the audio device's delay, and both jitter-buffer targets (the base
     // a later adjustment builds on).
     const [audioStats, videoStats] = await Promise.all([audio.getStats(), video.getStats()]);
@@ -135,11 +176,16 @@ export class DubLipSync {
       const n = Number(s.totalSamplesCount ?? 0);
       if (n > 0) devicePlayoutDelayMs = (Number(s.totalPlayoutDelay ?? 0) / n) * 1000;
     });
-    return { offsetMs: a - v, devicePlayoutDelayMs, heardOffsetMs: a - v - devicePlayoutDelayMs };
+    return { offsetMs, devicePlayoutDelayMs, heardOffsetMs: offsetMs - devicePlayoutDelayMs };
   }
 
+  /**
+   * Stops. Dubbed tracks subscribed from now on are synced by the browser again; a view already subscribed apart
+   * keeps the delays set last and is not synced any more until it changes.
+   */
   close(): void {
     clearInterval(this.#timer);
+    this.#client.dubSyncGroups = 'shared';
     this.#client.off('dubstats', this.#onStats);
     this.#views.clear();
     this.#targets.clear();
@@ -166,6 +212,9 @@ export class DubLipSync {
     }
     if (state?.audioConsumerId !== view.audio.consumerId || state.videoConsumerId !== view.video.consumerId) {
       state = {
+        // Separate msid streams: the browser does not sync them, this object does.
+        mode: view.audio.syncGroup === view.video.syncGroup ? 'trim' : 'own',
+        videoMinusAudioMs: null,
         audioConsumerId: view.audio.consumerId,
         videoConsumerId: view.video.consumerId,
         readings: [],
@@ -178,32 +227,39 @@ export class DubLipSync {
     }
     const r = await this.measure(speakerPeerId);
     if (!r) return;
+    const o = this.#tuning[state.mode];
+    if (state.mode === 'own') {
+      this.#follow(r.heardOffsetMs, state, o);
+      this.#holdDelays(view.audio.consumerId, view.video.consumerId, state);
+      return;
+    }
     // A sliding window: the first moment the last N readings are steady counts; after an adjustment it starts over.
     state.readings.push(r.heardOffsetMs);
-    if (state.readings.length > this.#o.readings) state.readings.shift();
-    if (state.readings.length < this.#o.readings) {
+    if (state.readings.length > o.readings) state.readings.shift();
+    if (state.readings.length < o.readings) {
       state.status = 'measuring';
       return;
     }
     const xs = state.readings;
-    // Still drifting (the browser's sync moves playout by up to ~80 ms/s): let it finish first.
-    if (
-      Math.max(...xs) - Math.min(...xs) > this.#o.steadyRangeMs ||
-      Math.abs(xs.at(-1)! - xs[0]!) > this.#o.deadBandMs
-    ) {
+    // Still drifting (the browser's sync moves playout by up to ~80 ms/s, NetEq stretches toward a new target): let
+    // it finish first.
+    if (Math.max(...xs) - Math.min(...xs) > o.steadyRangeMs || Math.abs(xs.at(-1)! - xs[0]!) > o.steadyRangeMs / 2) {
       state.status = 'moving';
       return;
     }
     const med = [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
     state.steadyMedianMs = med;
-    if (Math.abs(med) <= this.#o.deadBandMs) {
+    if (Math.abs(med) <= o.deadBandMs) {
       state.status = 'inSync';
       return;
     }
-    if (Math.abs(med) > this.#o.maxTrimMs) {
+    if (Math.abs(med) > o.maxTrimMs) {
       state.status = 'beyondReach';
       return;
     }
+    state.adjustments++;
+    state.status = 'trimmed';
+    state.readings.length = 0;
     // Voice ahead: delay the audio (or take back delay added to the video first); lips ahead: the reverse.
     const ahead = med > 0 ? 'audio' : 'video';
     const behind = med > 0 ? 'video' : 'audio';
@@ -214,31 +270,89 @@ export class DubLipSync {
       need -= takeBack;
     }
     if (need > 0) this.#addDelay(view[ahead]!.consumerId, ahead, need, state);
-    state.adjustments++;
-    state.status = 'trimmed';
-    state.readings.length = 0;
   }
 
-  /** Updates a receiver's recent jitter-buffer target delay (ms; the stats give sums since the start). */
+  /**
+   * `own` mode, every reading: moves the video's delay relative to the audio's by a fraction of the heard offset (an
+   * integrating controller: no dead band, so nothing is left at a band's edge; the fraction damps the readings' noise
+   * and the audio jitter buffer's slower response). A reading far from the window's median is a spike and is skipped.
+   */
+  #follow(heardMs: number, state: ViewState, o: DubLipSyncTuning): void {
+    const xs = state.readings;
+    const before = xs.length ? [...xs].sort((p, q) => p - q)[xs.length >> 1]! : heardMs;
+    xs.push(heardMs);
+    if (xs.length > o.readings) xs.shift();
+    if (state.videoMinusAudioMs !== null && Math.abs(heardMs - before) <= o.steadyRangeMs) {
+      const step = -ownGain * heardMs; // the voice ahead: the video's delay relative to the audio's shrinks
+      const e = Math.max(-o.maxAddedMs, Math.min(o.maxAddedMs, state.videoMinusAudioMs + step));
+      if (Math.abs(e - state.videoMinusAudioMs) >= 5) state.adjustments++;
+      state.videoMinusAudioMs = e;
+    }
+    if (xs.length < o.readings) {
+      state.status = 'measuring';
+      return;
+    }
+    const med = [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
+    state.steadyMedianMs = med;
+    state.status =
+      Math.max(...xs) - Math.min(...xs) > o.steadyRangeMs
+        ? 'moving'
+        : Math.abs(med) <= o.deadBandMs
+          ? 'inSync'
+          : 'trimmed';
+  }
+
+  /**
+   * `own` mode, every reading: sets the jitter-buffer targets so that the video plays `videoMinusAudioMs` later than
+   * the audio. Only one stream gets a target: the other plays at the least delay its jitter buffer would use on its
+   * own (`jitterBufferMinimumDelay`), so when that grows (late packets, a stall upstream) the other follows it at the
+   * next reading, as the browser's own sync would, and when it shrinks both come back down.
+   */
+  #holdDelays(audioConsumerId: string, videoConsumerId: string, state: ViewState): void {
+    const a = this.#targets.get(audioConsumerId)?.recentMinimumMs;
+    const v = this.#targets.get(videoConsumerId)?.recentMinimumMs;
+    if (a === null || a === undefined || v === null || v === undefined) return;
+    // Start from what the browser does on its own.
+    state.videoMinusAudioMs ??= v - a;
+    const e = state.videoMinusAudioMs;
+    // (1 ms of slack: the recent minimums are averages, and a target at a buffer's own minimum changes nothing.)
+    const video = a + e > v + 1 ? a + e : null;
+    const audio = video === null && v - e > a + 1 ? v - e : null;
+    state.added = { audio: audio === null ? 0 : audio - a, video: video === null ? 0 : video - v };
+    setTarget(this.#client.consumerOf(audioConsumerId)?.rtpReceiver as Receiver | undefined, audio);
+    setTarget(this.#client.consumerOf(videoConsumerId)?.rtpReceiver as Receiver | undefined, video);
+  }
+
+  /**
+   * Updates a receiver's recent jitter-buffer target and minimum delays (ms; the stats give sums since the start, the
+   * minimum being the delay without jitterBufferTarget and the browser's sync).
+   */
   #sampleTarget(consumerId: string, stats: RTCStatsReport): void {
     let sum = 0;
+    let minimumSum = 0;
     let n = 0;
     stats.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'inbound-rtp') return;
       sum = Number(s.jitterBufferTargetDelay ?? 0);
+      minimumSum = Number(s.jitterBufferMinimumDelay ?? 0);
       n = Number(s.jitterBufferEmittedCount ?? 0);
     });
     const last = this.#targets.get(consumerId);
     const dn = n - (last?.n ?? 0);
-    const recentMs = dn > 0 ? ((sum - (last?.sum ?? 0)) / dn) * 1000 : (last?.recentMs ?? null);
-    this.#targets.set(consumerId, { sum, n, recentMs });
+    this.#targets.set(consumerId, {
+      sum,
+      minimumSum,
+      n,
+      recentMs: dn > 0 ? ((sum - (last?.sum ?? 0)) / dn) * 1000 : (last?.recentMs ?? null),
+      recentMinimumMs: dn > 0 ? ((minimumSum - (last?.minimumSum ?? 0)) / dn) * 1000 : (last?.recentMinimumMs ?? null),
+    });
   }
 
   #addDelay(consumerId: string, kind: 'audio' | 'video', deltaMs: number, state: ViewState): void {
     const consumer = this.#client.consumerOf(consumerId);
     const receiver = consumer?.rtpReceiver as Receiver | undefined;
     if (!consumer || !receiver || !('jitterBufferTarget' in receiver)) return;
-    const added = Math.max(0, Math.min(this.#o.maxAddedMs, state.added[kind] + deltaMs));
+    const added = Math.max(0, Math.min(this.#tuning[state.mode].maxAddedMs, state.added[kind] + deltaMs));
     if (added === state.added[kind]) return;
     // The browser's own current target (its sync included) is the base; this object's share is on top of it.
     const current = this.#targets.get(consumerId)?.recentMs ?? 0;
@@ -246,6 +360,22 @@ export class DubLipSync {
     receiver.jitterBufferTarget = added === 0 ? null : Math.round(base + added);
     state.added[kind] = added;
   }
+}
+
+interface JitterBufferDelays {
+  sum: number;
+  minimumSum: number;
+  n: number;
+  recentMs: number | null;
+  recentMinimumMs: number | null;
+}
+
+/** Sets a receiver's jitter-buffer target (null: the browser's own), skipping changes under 5 ms. */
+function setTarget(receiver: Receiver | undefined, ms: number | null): void {
+  if (!receiver || !('jitterBufferTarget' in receiver)) return;
+  const current = receiver.jitterBufferTarget ?? null;
+  if (ms === null ? current === null : current !== null && Math.abs(current - ms) < 5) return;
+  receiver.jitterBufferTarget = ms === null ? null : Math.round(ms);
 }
 
 /** Pipeline-clock time (ms) of what a receiver plays now, from its last synchronization source and a sender report. */

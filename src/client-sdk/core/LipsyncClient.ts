@@ -78,6 +78,13 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   readonly #views = new Map<string, string>();
   /** Serialises dub switches per speaker. */
   readonly #switching = new Map<string, Promise<unknown>>();
+  /**
+   * How a dubbed audio and video track are grouped for the browser's A/V sync, read when each is subscribed: `shared`,
+   * one msid stream, and the browser syncs them; `split`, a stream each, so the browser leaves them alone and
+   * `DubLipSync` (which sets this) syncs them. The browser's own sync stops inside a 30 ms dead band and undoes finer
+   * trims made on top of it.
+   */
+  dubSyncGroups: 'shared' | 'split' = 'shared';
   #sendTransport: Promise<Transport> | undefined;
   #recvTransport: Promise<Transport> | undefined;
   #closed = false;
@@ -230,7 +237,8 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
       rtpCapabilities: this.#device.recvRtpCapabilities,
     });
     const language = this.producers.get(producerId)?.language ?? null;
-    const syncGroup = syncGroupOf(info.peerId, info.source, language);
+    const split = language !== null && this.dubSyncGroups === 'split';
+    const syncGroup = syncGroupOf(info.peerId, info.source, language, split ? info.kind : undefined);
     const consumer = await transport.consume({
       id: info.consumerId,
       producerId: info.producerId,
@@ -687,7 +695,10 @@ function waitConnected(t: Transport, timeoutMs: number): Promise<void> {
   });
 }
 
-/** The msid stream id of a received track: audio and video of one (speaker, source, language) sync together. */
-export function syncGroupOf(peerId: string, source: string, language: string | null): string {
-  return `${peerId}/${source}/${language ?? 'original'}`;
+/**
+ * The msid stream id of a received track: audio and video of one (speaker, source, language) sync together, unless
+ * `kind` puts each in a group of its own (see `dubSyncGroups`).
+ */
+export function syncGroupOf(peerId: string, source: string, language: string | null, kind?: 'audio' | 'video'): string {
+  return `${peerId}/${source}/${language ?? 'original'}${kind ? `/${kind}` : ''}`;
 }
