@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { isNarrowBand } from '../../audio/bandwidth.ts';
 import { BlazeFaceDetector, createFaceTracker, defaultFaceModelDir, type FaceTracker } from '../../face/index.ts';
 import type { Detection } from '../../face/models.ts';
 import type { FaceResult } from '../../face/types.ts';
@@ -119,6 +120,8 @@ export interface ClipFigures {
   renderedFraction: number;
   algorithmicLatencyMs: number;
   phones: boolean;
+  /** The clip's speech is narrow-band (nothing above ~4 kHz); phones, when on, use narrow-band settings. */
+  narrowBand: boolean;
   prior: string;
 }
 
@@ -186,6 +189,9 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   if (!info.audio) throw new ClipSkipped("no audio stream (the clip's own speech drives the lips)");
   const kind: ClipFigures['kind'] = v.height > v.width * 1.3 ? 'portrait' : 'closeup';
   const pcm = await readAudioPcm(path, 16000);
+  // Telephone-band speech (e.g. an 8 kHz AAC track) needs the recogniser's narrow-band settings (phones.ts).
+  const narrowBand = isNarrowBand(pcm.samples, 16000);
+  if (narrowBand) log(`${clip}: narrow-band speech (nothing above ~4 kHz)`);
   let seconds = clipSeconds(info, pcm.samples.length / 16000);
   if (opts.maxSeconds) seconds = Math.min(seconds, opts.maxSeconds);
   const total = Math.floor(seconds * fps);
@@ -378,7 +384,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   };
   let done = false;
   try {
-    const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples) : null;
+    const segs = usePhones && allphoneAvailable() ? await recognizePhones(pcm.samples, 16000, { narrowBand }) : null;
     for await (const m of reader.frames()) {
       if (m.kind !== 'video') continue;
       const fr = m.frame;
@@ -502,6 +508,7 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
     renderedFraction: scored ? p.rendered / scored : 0,
     algorithmicLatencyMs: predEngine.latency.totalMs,
     phones: phones !== null,
+    narrowBand,
     prior: priorName,
   };
   if (opts.neural) {
