@@ -45,6 +45,12 @@ export interface DubLipSyncTuning {
   maxTrimMs: number;
   /** Most delay added to a stream, in ms. Default 1000 own, 120 trim. */
   maxAddedMs: number;
+  /**
+   * `own` mode: the least delay of the audio's jitter buffer, in ms (default 200). A dub already plays ~2.5 s behind
+   * its speaker, so a deeper buffer costs little, and it absorbs packets sent up to that late (a stalled sender, a
+   * loaded pipeline) without an audible gap or a jump of the offset. Not used in `trim` mode.
+   */
+  minAudioDelayMs: number;
 }
 
 export interface DubLipSyncOptions extends Partial<DubLipSyncTuning> {
@@ -58,8 +64,8 @@ export interface DubLipSyncOptions extends Partial<DubLipSyncTuning> {
 const ownGain = 0.3;
 
 const defaultTuning: Record<DubLipSyncMode, DubLipSyncTuning> = {
-  own: { readings: 6, steadyRangeMs: 80, deadBandMs: 10, maxTrimMs: Infinity, maxAddedMs: 1000 },
-  trim: { readings: 12, steadyRangeMs: 30, deadBandMs: 15, maxTrimMs: 80, maxAddedMs: 120 },
+  own: { readings: 6, steadyRangeMs: 80, deadBandMs: 10, maxTrimMs: Infinity, maxAddedMs: 1000, minAudioDelayMs: 200 },
+  trim: { readings: 12, steadyRangeMs: 30, deadBandMs: 15, maxTrimMs: 80, maxAddedMs: 120, minAudioDelayMs: 0 },
 };
 
 export interface AvOffsetReading {
@@ -97,6 +103,10 @@ interface ViewState {
    * reading, which starts it at what the browser does on its own.
    */
   videoMinusAudioMs: number | null;
+  /** `own` mode: the audio is still climbing to follow the video's buffer (the offset it reads is not to be learnt). */
+  audioClimbing: boolean;
+  /** `own` mode: the jitter buffers' own minimum delays at the previous reading (ms). */
+  lastMinimumsMs: { audio: number | null; video: number | null };
   audioConsumerId: string;
   videoConsumerId: string;
   readings: number[];
@@ -215,6 +225,8 @@ export class DubLipSync {
         // Separate msid streams: the browser does not sync them, this object does.
         mode: view.audio.syncGroup === view.video.syncGroup ? 'trim' : 'own',
         videoMinusAudioMs: null,
+        audioClimbing: false,
+        lastMinimumsMs: { audio: null, video: null },
         audioConsumerId: view.audio.consumerId,
         videoConsumerId: view.video.consumerId,
         readings: [],
@@ -229,7 +241,16 @@ export class DubLipSync {
     if (!r) return;
     const o = this.#tuning[state.mode];
     if (state.mode === 'own') {
-      this.#follow(r.heardOffsetMs, state, o);
+      // A reading taken while a jitter buffer's own delay moved, or while the audio climbs, shows what the next
+      // targets already answer: it is not learnt.
+      const minimums = {
+        audio: this.#targets.get(view.audio.consumerId)?.recentMinimumMs ?? null,
+        video: this.#targets.get(view.video.consumerId)?.recentMinimumMs ?? null,
+      };
+      const moved = (k: 'audio' | 'video') => Math.abs((minimums[k] ?? 0) - (state.lastMinimumsMs[k] ?? 0)) > 5;
+      const learn = !moved('audio') && !moved('video') && !state.audioClimbing;
+      state.lastMinimumsMs = minimums;
+      this.#follow(r.heardOffsetMs, state, o, learn);
       this.#holdDelays(view.audio.consumerId, view.video.consumerId, state);
       return;
     }
@@ -277,12 +298,12 @@ export class DubLipSync {
    * integrating controller: no dead band, so nothing is left at a band's edge; the fraction damps the readings' noise
    * and the audio jitter buffer's slower response). A reading far from the window's median is a spike and is skipped.
    */
-  #follow(heardMs: number, state: ViewState, o: DubLipSyncTuning): void {
+  #follow(heardMs: number, state: ViewState, o: DubLipSyncTuning, learn: boolean): void {
     const xs = state.readings;
     const before = xs.length ? [...xs].sort((p, q) => p - q)[xs.length >> 1]! : heardMs;
     xs.push(heardMs);
     if (xs.length > o.readings) xs.shift();
-    if (state.videoMinusAudioMs !== null && Math.abs(heardMs - before) <= o.steadyRangeMs) {
+    if (state.videoMinusAudioMs !== null && learn && Math.abs(heardMs - before) <= o.steadyRangeMs) {
       const step = -ownGain * heardMs; // the voice ahead: the video's delay relative to the audio's shrinks
       const e = Math.max(-o.maxAddedMs, Math.min(o.maxAddedMs, state.videoMinusAudioMs + step));
       if (Math.abs(e - state.videoMinusAudioMs) >= 5) state.adjustments++;
@@ -315,12 +336,26 @@ export class DubLipSync {
     // Start from what the browser does on its own.
     state.videoMinusAudioMs ??= v - a;
     const e = state.videoMinusAudioMs;
+    // The audio keeps at least minAudioDelayMs in its buffer and the video plays e later; where a stream's own jitter
+    // buffer wants more than that, it has its way and the other follows.
+    const audioReceiver = this.#client.consumerOf(audioConsumerId)?.rtpReceiver as Receiver | undefined;
+    let audio = Math.max(a, this.#tuning.own.minAudioDelayMs);
+    state.audioClimbing = false;
+    if (audio + e < v) {
+      // The audio follows the video's buffer up by at most 40 ms a reading: the audio jitter buffer fills a raised
+      // target by stretching what it plays (a jump of 400 ms is heard as a gap and reads as the voice 400 ms late),
+      // and a video buffer that grew in a burst of late frames often shrinks again within seconds.
+      const current = audioReceiver?.jitterBufferTarget ?? a;
+      audio = Math.max(audio, Math.min(v - e, current + 40));
+      state.audioClimbing = audio < v - e;
+    }
+    const video = audio + e;
     // (1 ms of slack: the recent minimums are averages, and a target at a buffer's own minimum changes nothing.)
-    const video = a + e > v + 1 ? a + e : null;
-    const audio = video === null && v - e > a + 1 ? v - e : null;
-    state.added = { audio: audio === null ? 0 : audio - a, video: video === null ? 0 : video - v };
-    setTarget(this.#client.consumerOf(audioConsumerId)?.rtpReceiver as Receiver | undefined, audio);
-    setTarget(this.#client.consumerOf(videoConsumerId)?.rtpReceiver as Receiver | undefined, video);
+    const audioTarget = audio > a + 1 ? audio : null;
+    const videoTarget = video > v + 1 ? video : null;
+    state.added = { audio: audioTarget === null ? 0 : audio - a, video: videoTarget === null ? 0 : video - v };
+    setTarget(audioReceiver, audioTarget);
+    setTarget(this.#client.consumerOf(videoConsumerId)?.rtpReceiver as Receiver | undefined, videoTarget);
   }
 
   /**
