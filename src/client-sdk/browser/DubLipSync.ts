@@ -11,13 +11,15 @@
  * playout delay later (RTCAudioPlayoutStats). `heard offset = audio time heard now - video time shown now`
  * (positive: the voice is ahead of the lips).
  *
- * `DubLipSync` reads that offset twice a second for every dubbed view and delays the stream that is ahead (or takes
- * back delay it added to the other) through the receivers' `jitterBufferTarget`. Two modes:
+ * `DubLipSync` reads that offset twice a second for every dubbed view and sets the receivers' `jitterBufferTarget`.
+ * Two modes:
  * - `own` (default): it sets the client's `dubSyncGroups` to `split`, so dubbed audio and video subscribed from then
- *   on are in separate msid streams that the browser does not sync, and this object is their only sync: it corrects
- *   whenever the median of 6 readings (3 s) is off by more than 10 ms and they are steady (within 80 ms).
- * - `trim`: the browser syncs the pair; this object trims only a steady residue (12 readings within 30 ms, median
- *   15-80 ms, at most 120 ms added). This is also what a view subscribed before `own` took effect gets.
+ *   on are in separate msid streams that the browser does not sync, and this object is their only sync. It keeps the
+ *   video's jitter-buffer delay a learnt amount above the audio's (the audio at least 200 ms deep), follows either
+ *   buffer's own growth at every reading, and learns that amount by integrating 0.3 of each heard offset.
+ * - `trim`: the browser syncs the pair; this object delays the stream that is ahead by a steady residue only (12
+ *   readings within 30 ms, median 15-80 ms, at most 120 ms added). This is also what a view subscribed before `own`
+ *   took effect gets.
  * A view that changes (back to the original, another language) starts over with the browser's own targets.
  */
 import type { DubStats } from '../../protocol/index.ts';
@@ -32,18 +34,21 @@ export type DubLipSyncMode = 'own' | 'trim';
 
 /** The decision rules of one mode. */
 export interface DubLipSyncTuning {
-  /** Readings a decision is made on. Default 6 (3 s) in `own` mode, 12 (6 s) in `trim` mode. */
+  /** Readings a decision (`trim`) or a status (`own`) is made on. Default 6 (3 s) own, 12 (6 s) trim. */
   readings: number;
-  /** Readings further apart than this mean the offset still moves: no decision. Default 80 ms own, 30 ms trim. */
+  /**
+   * Readings further apart than this mean the offset still moves: no trim (`trim`), status `moving` (`own`, which
+   * also does not learn from a reading this far from the window's median). Default 80 ms own, 30 ms trim.
+   */
   steadyRangeMs: number;
-  /** Offsets within this are left alone. Default 10 ms own, 15 ms trim. */
+  /** Median offsets within this are left alone (`trim`) or read as `inSync` (`own`). Default 10 ms own, 15 ms trim. */
   deadBandMs: number;
   /**
-   * Offsets beyond this are not trimmed. In `trim` mode they are the browser's transients (a stall, a resync in
-   * progress; trimming them would fight it). Default 80 ms trim, none (Infinity) own.
+   * `trim` mode: offsets beyond this are the browser's transients (a stall, a resync in progress; trimming them would
+   * fight it) and are not trimmed. Default 80 ms; not used in `own` mode.
    */
   maxTrimMs: number;
-  /** Most delay added to a stream, in ms. Default 1000 own, 120 trim. */
+  /** Most delay added to a stream (`trim`), or kept between the video and the audio (`own`), in ms. Default 120, 1000. */
   maxAddedMs: number;
   /**
    * `own` mode: the least delay of the audio's jitter buffer, in ms (default 200). A dub already plays ~2.5 s behind
@@ -81,7 +86,9 @@ export interface AvOffsetReading {
  * What the latest window of readings concluded: `measuring` (fewer readings than a window since the view started or
  * the last trim), `moving` (not steady: left to the browser), `inSync` (steady, within the dead band), `trimmed` (steady
  * and off: a trim was just applied, a new window starts), `beyondReach` (steady but larger than maxTrimMs: left to the
- * browser).
+ * browser). In `own` mode: `measuring` (fewer readings than a window since the view started), `moving` (the window's
+ * range is wider than steadyRangeMs), `inSync` (its median within the dead band), `trimmed` (steady but off: being
+ * corrected); never `beyondReach`.
  */
 export type DubLipSyncStatus = 'measuring' | 'moving' | 'inSync' | 'trimmed' | 'beyondReach';
 
