@@ -206,7 +206,11 @@ function wire(client: LipsyncClient): void {
   client.on('dubended', (e) => {
     log(`dub ${e.language} of ${e.speakerPeerId} ended: ${e.reason}`);
     const tile = state.tiles.get(e.speakerPeerId);
-    if (tile) tile.select.value = '';
+    if (!tile) return;
+    tile.select.value = '';
+    // The client is back on the original by itself: the dub's health line would be stale; say why it ended instead.
+    tile.stats = undefined;
+    tile.health.textContent = `${e.language} dub ended: ${e.reason}`;
   });
   client.on('error', (err) => showError(err));
   client.on('close', (reason) => {
@@ -300,6 +304,7 @@ async function interpret(speakerPeerId: string, language: string, takeOver = fal
     const a = await client.startInterpreting(speakerPeerId, language, takeOver ? { takeOver } : {});
     const relayed = takeOver && holder !== undefined && holder !== client.peerId ? ` (took over from ${holder})` : '';
     log(`interpreting ${speakerPeerId} into ${language}: my audio is its ${language} dub${relayed}`);
+    $('status').textContent = ''; // an earlier refusal (e.g. held by someone else) no longer applies
     refusedPair = null;
     showTakeOver();
     return a;
