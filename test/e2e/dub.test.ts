@@ -172,8 +172,11 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
     );
     expect(await page.locator('#languages').textContent()).toBe('es (embedded)');
 
-    // A library of original frames covering one loop of the clip, then control probes.
-    const library = await grabFrames(page, 'speaker', { count: 100, intervalMs: 80, size: SIZE });
+    // A library of original frames covering one loop of the clip, every frame the page shows (25 fps), then control
+    // probes. (Every other frame, 80 ms apart, was too sparse when the speaker's browser sends fewer frames under
+    // load: the probes' mouths then sat between library frames, one CI run read the control's mouth at 26 dB against
+    // its upper face's 37, and the dubbed-vs-control check failed on the control.)
+    const library = await grabFrames(page, 'speaker', { count: 200, intervalMs: 40, size: SIZE });
     const control = await grabFrames(page, 'speaker', { count: 20, intervalMs: 150, size: SIZE });
     savePng('original-frame.png', control.png);
     writeFileSync(artifactPath('listener-original.png'), await page.screenshot());
