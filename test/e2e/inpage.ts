@@ -138,8 +138,10 @@ export function grabFrames(
  * A stream that has not played for half a second is not playing: no reading (frozen video would otherwise read as a
  * constant offset, both sides extrapolated from their last sample).
  *
- * One reading is the median of 5 samples 40 ms apart (five video frames at 25 fps): a single frame handed over or
- * shown one frame period late moves one sample by up to 40 ms, which is frame-timing jitter, not an A/V offset.
+ * One reading is the median of 9 samples 40 ms apart (320 ms, eight frame periods at 25 fps): a frame or two handed
+ * over or shown late (a decoder or renderer hiccup) moves a few samples by up to a frame period or two, which is
+ * frame-timing jitter, not an A/V offset. (With 5 samples over 160 ms, one CI run read 40.08 ms once among readings
+ * of -4..+11.)
  */
 export interface AvOffsets {
   offsetMs: number | null;
@@ -203,7 +205,7 @@ export function avOffsets(page: Page, peerId: string): Promise<AvOffsets> {
       };
     };
     const samples: NonNullable<ReturnType<typeof sample>>[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 9; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 40));
       const s = sample();
       if (!s) return none; // a stream stopped playing during the reading
