@@ -46,6 +46,11 @@ export interface JoinedSession {
   device: Device;
   joined: ResponseMap['join'];
   options: JoinOptions;
+  /**
+   * What the server said between its join response and the client's construction (the Device loads in between,
+   * tens of ms in a browser): notifications in order, and the close reason if the socket closed meanwhile.
+   */
+  early: { notifications: NotificationMessage[]; closeReason?: string };
 }
 
 /** Options of `publish`: mediasoup-client's ProducerOptions minus the track. */
@@ -93,6 +98,10 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   /** Connects, joins and loads the Device. Subclasses wrap it in their `join()`. */
   protected static async connect(options: JoinOptions): Promise<JoinedSession> {
     const channel = await SignalChannel.connect(options.url, options);
+    // Held until the client exists: a peer that joins or publishes while the Device loads must not be lost.
+    const early: JoinedSession['early'] = { notifications: [] };
+    channel.onNotification = (msg) => early.notifications.push(msg);
+    channel.onClose = (_code, reason) => (early.closeReason = reason || 'disconnected');
     try {
       const joined = await channel.request('join', {
         protocolVersion: PROTOCOL_VERSION,
@@ -101,14 +110,14 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
       });
       const device = new Device(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {});
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
-      return { channel, device, joined, options };
+      return { channel, device, joined, options, early };
     } catch (err) {
       channel.close();
       throw err;
     }
   }
 
-  protected constructor({ channel, device, joined, options }: JoinedSession) {
+  protected constructor({ channel, device, joined, options, early }: JoinedSession) {
     super();
     this.#channel = channel;
     this.#device = device;
@@ -120,11 +129,19 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
     this.grants = joined.grants ?? {};
     this.#subscribe = options.subscribe ?? 'processed';
     this.#dubTimeoutMs = options.dubTimeoutMs ?? 60_000;
-    channel.onNotification = (msg) => this.#onNotification(msg);
+    // Notifications wait behind the initial state (the join response is older than any of them) until it is announced.
+    let held: NotificationMessage[] | null = early.notifications;
+    channel.onNotification = (msg) => (held ? held.push(msg) : this.#onNotification(msg));
     // The server's close reason ('roomClosed', 'replaced', 'serverShutdown') when it gave one.
     channel.onClose = (_code, reason) => this.#teardown(reason || 'disconnected');
     // Let the caller attach listeners before the initial peers and producers are announced.
-    setTimeout(() => this.#announceInitial(joined.peers), 0);
+    setTimeout(() => {
+      this.#announceInitial(joined.peers);
+      const queued = held ?? [];
+      held = null;
+      for (const msg of queued) if (!this.#closed) this.#onNotification(msg);
+      if (early.closeReason !== undefined) this.#teardown(early.closeReason);
+    }, 0);
   }
 
   get closed(): boolean {

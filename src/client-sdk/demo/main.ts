@@ -422,9 +422,12 @@ async function showView(view: SpeakerView): Promise<void> {
   front.muted = true;
   tile.front = tile.front === 0 ? 1 : 0;
   tile.swaps.push({ atMs: performance.now(), language: view.language });
-  // Let go of the old stream a moment later (the paused original stays subscribed in the client).
+  // Let go of the old stream a moment later (the paused original stays subscribed in the client). Only that stream:
+  // a view that arrives within the 500 ms (audio first, then video) is already loading into this element, and
+  // clearing it then left the tile blank.
+  const oldStream = front.srcObject;
   setTimeout(() => {
-    if (tile.videos[tile.front] !== front) front.srcObject = null;
+    if (front.srcObject === oldStream && tile.videos[tile.front] !== front) front.srcObject = null;
   }, 500);
 }
 

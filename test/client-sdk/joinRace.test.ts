@@ -1,0 +1,88 @@
+/**
+ * What the server says right after answering `join` reaches the client. The client object exists only once the
+ * Device has loaded (tens of ms in a browser), and notifications that arrived in between were dropped: a peer that
+ * joined or published in that window was never seen (the browser e2e saw it as a tile that never got its tracks, and a
+ * peer missing from the interpreter's list). The socket here holds the join response back until the server has also
+ * sent a later notification, then hands both over in one go, so the notification lands while the Device loads.
+ */
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebSocketLike } from '../../src/client-sdk/core/index.ts';
+import { LipsyncClient } from '../../src/client-sdk/node/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
+import { startTestServer, waitFor } from '../sfu/helpers.ts';
+
+type MessageListener = (ev: { data: unknown }) => void;
+
+/** A `ws` socket that delays the join response until `release()`, queueing what follows it behind it. */
+function heldSocket(url: string) {
+  const ws = new WebSocket(url);
+  const listeners: MessageListener[] = [];
+  let holding = true;
+  let joinAnswered = false;
+  const queue: string[] = [];
+  const deliver = (text: string) => {
+    for (const l of listeners) l({ data: text });
+  };
+  ws.on('message', (data: Buffer) => {
+    const text = data.toString();
+    if (!joinAnswered && (JSON.parse(text) as { type?: string }).type === 'response') joinAnswered = true;
+    if (holding && joinAnswered) queue.push(text);
+    else deliver(text);
+  });
+  const socket: WebSocketLike = {
+    get readyState() {
+      return ws.readyState;
+    },
+    send: (d) => ws.send(d),
+    close: (code, reason) => ws.close(code, reason),
+    addEventListener: ((type: string, listener: (ev: never) => void) => {
+      if (type === 'message') listeners.push(listener as unknown as MessageListener);
+      else ws.addEventListener(type as 'open', listener as never);
+    }) as WebSocketLike['addEventListener'],
+  };
+  return {
+    socket,
+    queued: () => queue.length,
+    /** Hands the join response and everything after it over synchronously, in order. */
+    release() {
+      holding = false;
+      for (const text of queue.splice(0)) deliver(text);
+    },
+  };
+}
+
+describe('joining while others join', () => {
+  let server: LipsyncServer;
+  const clients: LipsyncClient[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+
+  afterAll(() => {
+    for (const c of clients) c.close();
+    server?.close();
+  });
+
+  it('sees a peer that joined between its join response and its Device load', async () => {
+    const held = heldSocket(server.wsUrl);
+    const joining = LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken('race', 'late'),
+      createWebSocket: () => held.socket,
+    });
+    await waitFor(() => held.queued() === 1, 5000); // the join response, held
+    const other = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('race', 'other') });
+    clients.push(other);
+    await waitFor(() => held.queued() === 2, 5000); // ... and the peerJoined behind it
+    held.release();
+    const late = await joining;
+    clients.push(late);
+    const seen: string[] = [];
+    late.on('peer', (p) => seen.push(p.peerId));
+    await waitFor(() => late.peers.has('other'), 2000);
+    expect(seen).toEqual(['other']);
+    expect([...late.peers.keys()]).toEqual(['other']);
+  });
+});
