@@ -7,31 +7,20 @@
 import { writeFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LipsyncServer } from '../../src/sfu/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
 import {
   artifactPath,
   chromiumAvailable,
   clip,
-  demoStaticDir,
   launchBrowser,
   makeFakeMedia,
   openDemo,
   removeFakeMedia,
+  startDemoServer,
+  until,
   type FakeMedia,
 } from './browser.ts';
 import { grabFrames, inboundStats, tiles } from './inpage.ts';
-
-const SECRET = 'e2e-secret-0123456789abcdef';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function meanOf(a: number[]): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
@@ -44,13 +33,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: two Chromium peers through t
 
   beforeAll(async () => {
     media = makeFakeMedia(clip('sadtalker_WDA_AOC_000.mp4'), { seconds: 6, size: 320 });
-    server = await LipsyncServer.start({
-      port: 0,
-      secret: SECRET,
-      numWorkers: 1,
-      demo: true,
+    server = await startDemoServer({
       tapSettleMs: 100,
-      staticDir: await demoStaticDir(),
     });
   });
 
@@ -74,10 +58,14 @@ describe.skipIf(!chromiumAvailable())('browser e2e: two Chromium peers through t
         publish: '0',
         subscribe,
       });
-      const tile = await until('the speaker tile with audio and video', async () => {
-        const t = (await tiles(listener.page)).find((x) => x.peerId === 'speaker');
-        return t && t.hasVideo && t.hasAudio && t.videoWidth > 0 ? t : null;
-      }).catch(async (err: Error) => {
+      const tile = await until(
+        'the speaker tile with audio and video',
+        async () => {
+          const t = (await tiles(listener.page)).find((x) => x.peerId === 'speaker');
+          return t && t.hasVideo && t.hasAudio && t.videoWidth > 0 ? t : null;
+        },
+        40_000,
+      ).catch(async (err: Error) => {
         const logs = await listener.page.evaluate(() => (window as unknown as { demo: { log: string[] } }).demo.log);
         const t = await tiles(listener.page);
         throw new Error(`${err.message}\nlistener log:\n${logs.join('\n')}\ntiles: ${JSON.stringify(t)}`);

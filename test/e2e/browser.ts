@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { defaultClipsDir, repoRoot } from '../../src/cli/paths.ts';
+import { LipsyncServer, type LipsyncServerOptions } from '../../src/sfu/index.ts';
 
 export const CHROMIUM = process.env.LIPSYNC_CHROMIUM ?? '/usr/bin/chromium';
 export const artifactsDir = resolve(repoRoot, 'artifacts', 'e2e');
@@ -111,6 +112,33 @@ export async function openDemo(
   });
   await page.goto(`${baseUrl}/?${new URLSearchParams(query).toString()}`);
   return { page, consoleErrors };
+}
+
+/** Polls `fn` every 200 ms until it returns something truthy, which it returns; throws after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The server the e2e tests run: one worker on loopback, serving the demo page (tokens minted by the page's server). */
+export async function startDemoServer(options: LipsyncServerOptions = {}): Promise<LipsyncServer> {
+  return LipsyncServer.start({
+    port: 0,
+    secret: 'e2e-secret-0123456789abcdef',
+    numWorkers: 1,
+    demo: true,
+    staticDir: await demoStaticDir(),
+    ...options,
+  });
 }
 
 /** Builds the demo bundle (esbuild) as `npm start` does, and returns its folder. */

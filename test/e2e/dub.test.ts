@@ -17,36 +17,26 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import type { DubLipSyncState } from '../../src/client-sdk/browser/DubLipSync.ts';
-import { LipsyncServer } from '../../src/sfu/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
 import {
   artifactPath,
   chromiumAvailable,
   clip,
-  demoStaticDir,
   launchBrowser,
   makeFakeMedia,
   openDemo,
   removeFakeMedia,
+  startDemoServer,
+  until,
   type FakeMedia,
 } from './browser.ts';
 import { avOffsets, grabFrames, type AvOffsets, inboundStats, playoutStats, tiles } from './inpage.ts';
 
-const SECRET = 'e2e-secret-0123456789abcdef';
 const SIZE = 96;
 /** Regions of the sadtalker_WDA_AOC_000 framing (square crop), as fractions: [x0, y0, x1, y1]. */
 const UPPER: Region = [0.32, 0.26, 0.78, 0.5];
 const MOUTH: Region = [0.42, 0.62, 0.7, 0.8];
 type Region = [number, number, number, number];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function mse(a: number[], b: number[], [x0, y0, x1, y1]: Region): number {
   let sum = 0;
@@ -128,13 +118,8 @@ describe.skipIf(!chromiumAvailable())('browser e2e: the listener chooses Spanish
 
   beforeAll(async () => {
     media = makeFakeMedia(clip('sadtalker_WDA_AOC_000.mp4'), { seconds: 8, size: 320 });
-    server = await LipsyncServer.start({
-      port: 0,
-      secret: SECRET,
-      numWorkers: 1,
-      demo: true,
+    server = await startDemoServer({
       tapSettleMs: 100,
-      staticDir: await demoStaticDir(),
       dubs: dubManagerFactory({
         offers: [{ language: 'es', source: 'embedded' }],
         stage: 'lipsync',

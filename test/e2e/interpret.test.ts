@@ -16,32 +16,22 @@ import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
-import { LipsyncServer } from '../../src/sfu/index.ts';
+import type { LipsyncServer } from '../../src/sfu/index.ts';
 import {
   artifactPath,
   chromiumAvailable,
   clip,
-  demoStaticDir,
   launchBrowser,
   makeFakeMedia,
   openDemo,
   removeFakeMedia,
+  startDemoServer,
+  until,
   type FakeMedia,
 } from './browser.ts';
 import { inboundStats, tiles } from './inpage.ts';
 
-const SECRET = 'e2e-secret-0123456789abcdef';
 const ROOM = 'e2e-interpret';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = async (page: Page, selector: string) => (await page.locator(selector).textContent()) ?? '';
@@ -89,13 +79,8 @@ describe.skipIf(!chromiumAvailable())("browser e2e: the demo page's Interpret bo
   beforeAll(async () => {
     speakerMedia = makeFakeMedia(clip('sadtalker_WDA_AOC_000.mp4'), { seconds: 6, size: 160 });
     interpMedia = makeFakeMedia(clip('sadtalker_WDA_KatieHill_000.mp4'), { seconds: 8, size: 96 });
-    server = await LipsyncServer.start({
-      port: 0,
-      secret: SECRET,
-      numWorkers: 1,
-      demo: true,
+    server = await startDemoServer({
       tap: false,
-      staticDir: await demoStaticDir(),
       dubs: dubManagerFactory({
         offers: [{ language: 'fr', source: 'interpreter' }],
         stage: 'identity',
