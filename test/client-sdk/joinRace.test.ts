@@ -4,10 +4,12 @@
  * joined or published in that window was never seen (the browser e2e saw it as a tile that never got its tracks, and a
  * peer missing from the interpreter's list). The socket here holds the join response back until the server has also
  * sent a later notification, then hands both over in one go, so the notification lands while the Device loads.
+ * Held notifications must not be overtaken by a later response either: a caller reacting to that response would
+ * then see an older notification as news.
  */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebSocketLike } from '../../src/client-sdk/core/index.ts';
+import { SignalChannel, type WebSocketLike } from '../../src/client-sdk/core/index.ts';
 import { LipsyncClient } from '../../src/client-sdk/node/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
 import { startTestServer, waitFor } from '../sfu/helpers.ts';
@@ -84,5 +86,60 @@ describe('joining while others join', () => {
     await waitFor(() => late.peers.has('other'), 2000);
     expect(seen).toEqual(['other']);
     expect([...late.peers.keys()]).toEqual(['other']);
+  });
+});
+
+describe('SignalChannel.hold', () => {
+  /** A socket the test plays the server on: `serve` delivers frames, `sent` has what the channel sent. */
+  function scriptedSocket() {
+    const listeners: Record<string, ((ev: never) => void)[]> = {};
+    const sent: { id: number }[] = [];
+    const socket: WebSocketLike = {
+      readyState: 1,
+      send: (d) => sent.push(JSON.parse(d) as { id: number }),
+      close: () => {},
+      addEventListener: ((type: string, l: (ev: never) => void) => {
+        (listeners[type] ??= []).push(l);
+        if (type === 'open') queueMicrotask(() => l(undefined as never));
+      }) as WebSocketLike['addEventListener'],
+    };
+    const serve = (frame: unknown) => {
+      for (const l of listeners.message ?? []) l({ data: JSON.stringify(frame) } as never);
+    };
+    return { socket, sent, serve };
+  }
+
+  it('keeps a response behind a notification the server sent before it, until release', async () => {
+    const { socket, sent, serve } = scriptedSocket();
+    const channel = await SignalChannel.connect('ws://test', { createWebSocket: () => socket });
+    const order: string[] = [];
+    channel.onNotification = (m) => order.push(`notification ${m.method}`);
+    const early = channel.request('stopInterpreting', { speakerPeerId: 'a', language: 'fr' });
+    serve({
+      type: 'response',
+      id: sent[0]!.id,
+      ok: true,
+      data: { speakerPeerId: 'a', language: 'fr', interpreterPeerId: 'b' },
+    });
+    await early; // nothing held yet: a response before any notification passes
+    channel.hold();
+    const later = channel
+      .request('stopInterpreting', { speakerPeerId: 'a', language: 'fr' })
+      .then(() => order.push('response'));
+    serve({ type: 'notification', method: 'languages', data: { languages: ['fr'] } });
+    serve({
+      type: 'response',
+      id: sent[1]!.id,
+      ok: true,
+      data: { speakerPeerId: 'a', language: 'fr', interpreterPeerId: 'b' },
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual([]);
+    channel.release();
+    await later;
+    expect(order).toEqual(['notification languages', 'response']);
+    serve({ type: 'notification', method: 'languages', data: { languages: [] } }); // released: at once
+    expect(order).toHaveLength(3);
+    channel.close();
   });
 });

@@ -46,11 +46,8 @@ export interface JoinedSession {
   device: Device;
   joined: ResponseMap['join'];
   options: JoinOptions;
-  /**
-   * What the server said between its join response and the client's construction (the Device loads in between,
-   * tens of ms in a browser): notifications in order, and the close reason if the socket closed meanwhile.
-   */
-  early: { notifications: NotificationMessage[]; closeReason?: string };
+  /** The close reason if the socket closed between the join response and the client's construction. */
+  early: { closeReason?: string };
 }
 
 /** Options of `publish`: mediasoup-client's ProducerOptions minus the track. */
@@ -98,9 +95,10 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   /** Connects, joins and loads the Device. Subclasses wrap it in their `join()`. */
   protected static async connect(options: JoinOptions): Promise<JoinedSession> {
     const channel = await SignalChannel.connect(options.url, options);
-    // Held until the client exists: a peer that joins or publishes while the Device loads must not be lost.
-    const early: JoinedSession['early'] = { notifications: [] };
-    channel.onNotification = (msg) => early.notifications.push(msg);
+    // Notifications wait until the client has announced the join's state: a peer that joins or publishes while the
+    // Device loads (tens of ms in a browser) must not be lost, nor handled before the peers the join listed.
+    channel.hold();
+    const early: JoinedSession['early'] = {};
     channel.onClose = (_code, reason) => (early.closeReason = reason || 'disconnected');
     try {
       const joined = await channel.request('join', {
@@ -129,17 +127,14 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
     this.grants = joined.grants ?? {};
     this.#subscribe = options.subscribe ?? 'processed';
     this.#dubTimeoutMs = options.dubTimeoutMs ?? 60_000;
-    // Notifications wait behind the initial state (the join response is older than any of them) until it is announced.
-    let held: NotificationMessage[] | null = early.notifications;
-    channel.onNotification = (msg) => (held ? held.push(msg) : this.#onNotification(msg));
+    channel.onNotification = (msg) => this.#onNotification(msg);
     // The server's close reason ('roomClosed', 'replaced', 'serverShutdown') when it gave one.
     channel.onClose = (_code, reason) => this.#teardown(reason || 'disconnected');
-    // Let the caller attach listeners before the initial peers and producers are announced.
+    // Let the caller attach listeners before the initial peers and producers are announced; what the server said
+    // since the join follows them, in order (the channel holds responses behind held notifications too).
     setTimeout(() => {
       this.#announceInitial(joined.peers);
-      const queued = held ?? [];
-      held = null;
-      for (const msg of queued) if (!this.#closed) this.#onNotification(msg);
+      if (!this.#closed) channel.release();
       if (early.closeReason !== undefined) this.#teardown(early.closeReason);
     }, 0);
   }

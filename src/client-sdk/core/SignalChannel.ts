@@ -13,6 +13,7 @@ import {
   type RequestData,
   type RequestMethod,
   type ResponseMap,
+  type ServerMessage,
 } from '../../protocol/index.ts';
 
 /** An error response from the server (or a local failure: timeout, closed socket). */
@@ -76,6 +77,11 @@ export class SignalChannel {
   #nextId = 1;
   #closed = false;
   onNotification: (msg: NotificationMessage) => void = () => {};
+  /**
+   * While held (`hold` .. `release`): notifications wait, and so does every frame after the first one that waited
+   * (responses too), so a response never overtakes a notification the server sent before it.
+   */
+  #held: ServerMessage[] | null = null;
   onClose: (code: number, reason: string) => void = () => {};
   /** An error the server could not tie to a request (an unreadable frame). */
   onUnmatchedError: (code: ErrorCode, message: string) => void = () => {};
@@ -153,13 +159,30 @@ export class SignalChannel {
     if (this.#ws.readyState === OPEN) this.#ws.send(text);
   }
 
+  /** Keeps notifications, and what follows them, until `release` (a client still being built loses nothing). */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Hands what was held over in arrival order, then goes on as usual. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const msg of held) this.#dispatch(msg);
+  }
+
   #onMessage(text: string): void {
-    let msg;
+    let msg: ServerMessage;
     try {
       msg = parseServerMessage(text);
     } catch {
       return; // A malformed server frame is dropped; the request it answered times out.
     }
+    if (this.#held && (this.#held.length > 0 || msg.type === 'notification')) this.#held.push(msg);
+    else this.#dispatch(msg);
+  }
+
+  #dispatch(msg: ServerMessage): void {
     if (msg.type === 'notification') {
       if (isKnownNotification(msg)) this.onNotification(msg);
       return;
