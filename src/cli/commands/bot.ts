@@ -104,7 +104,8 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`lipsync bot: could not join room ${o.room} at ${o.url}: ${why}`);
     return 1;
   }
-  const log = (m: string) => console.error(`[bot ${peer}] ${m}`);
+  // The peer id the server gave (a --token names its own peer; --peer only names the one --secret mints).
+  const log = (m: string) => console.error(`[bot ${client.peerId}] ${m}`);
   log(`joined room ${o.room}`);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
