@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  DEFAULT_MAX_DEPTH,
   evaluateFolder,
   formatReport,
   NEURAL_VARIANTS,
@@ -15,9 +16,11 @@ import { defaultClipsDir } from '../paths.ts';
 export const summary = 'lip-sync reconstruction evaluation on a folder of clips: table + JSON';
 
 const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--max-seconds S] [--no-phones]
-  --clips DIR        clips to evaluate (default: ../shared/clips)
+  --clips DIR        clips to evaluate, in DIR and its sub-folders (default: ../shared/clips)
+  --max-depth N      sub-folder levels of DIR searched (default ${DEFAULT_MAX_DEPTH}; 0: DIR's own files only)
   --json FILE        write per-clip figures and means as JSON
-  --only LIST        only clips whose file name contains one of these (comma-separated)
+  --only LIST        only clips whose path relative to DIR (e.g. spk1/clip.mp4, '/'-separated) contains one of
+                     these (comma-separated): a file name, part of one, or a folder (spk1/)
   --max-seconds S    only the first S seconds of each clip (quicker runs)
   --no-phones        do not use pocketsphinx allphone phones of the drive audio
   --prior FILE       prior model (default models/lipsync/opening-prior.json; missing: no prior)
@@ -30,15 +33,18 @@ const usage = `usage: lipsync eval [--clips DIR] [--json FILE] [--only a,b] [--m
                      renderer), neural (both); default all three
   --neural-refs N    references of the neural renderer (default 3)
   --dump-tracks DIR  write each clip's real tracking + audio there (input of scripts/build-prior.ts)
-Every video file of DIR is evaluated (sub-folders are not searched). A clip that cannot be scored (unreadable, no
-audio, no face, two faces, too short) is listed with the reason and left out of the means. Exit code: 0 when at least
-one clip was scored, 1 when none could be, 2 on a usage error (also: DIR missing or without video files).`;
+Every video file of DIR and of its sub-folders is evaluated, named by its path relative to DIR (spk1/clip.mp4 and
+spk2/clip.mp4 are two clips); hidden files and folders are left out, links are followed but no folder is searched
+twice (a link loop is listed as not evaluated). A clip that cannot be scored (unreadable, no audio, no face, two faces,
+too short) is listed with the reason and left out of the means. Exit code: 0 when at least one clip was scored, 1 when
+none could be, 2 on a usage error (also: DIR missing or without video files).`;
 
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(
     argv,
     {
       clips: { type: 'string' },
+      'max-depth': { type: 'string' },
       json: { type: 'string' },
       only: { type: 'string' },
       'max-seconds': { type: 'string' },
@@ -57,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!opts) return 0;
   const dir = resolve(opts.clips ?? defaultClipsDir());
   const maxSeconds = numberOption('max-seconds', opts['max-seconds'], 0, 0);
+  const maxDepth = Math.floor(numberOption('max-depth', opts['max-depth'], DEFAULT_MAX_DEPTH, 0, 64));
   let weights: { prior: number; phones: number; memory: number } | undefined;
   if (opts.weights) {
     const [p, h, m] = opts.weights.split(',').map(Number);
@@ -89,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     report = await evaluateFolder(dir, {
       only: opts.only?.split(','),
+      maxDepth,
       maxSeconds: maxSeconds || undefined,
       phones: opts['no-phones'] ? false : undefined,
       priorPath: opts.prior ? resolve(opts.prior) : undefined,

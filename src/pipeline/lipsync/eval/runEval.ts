@@ -25,6 +25,11 @@ import { meshXY, mouthOpening, withContent } from '../shape.ts';
 import { bestLagMs, cropQuality, lipDistanceIod, lipJitter, lowerFaceBox, pearson } from './metrics.ts';
 
 export interface EvalOptions {
+  /**
+   * The clip's name in the figures, logs, dumps and the prior's fold lookup (default: the file name). evaluateFolder
+   * passes the path relative to its folder, '/'-separated (`speaker/clip.mp4`).
+   */
+  clipName?: string;
   /** Only this many seconds of each clip (default: all). */
   maxSeconds?: number;
   /** Use pocketsphinx allphone phones of the drive audio (default: when installed). */
@@ -147,6 +152,20 @@ function clipSeconds(info: MediaFileInfo, audioSeconds: number): number {
   return s;
 }
 
+/**
+ * The prior's leave-one-clip-out fold for a clip named `clip` (a path relative to the evaluated folder): the fold
+ * under that exact name (a prior built from a nested dump keys its folds by relative path), else the fold under its
+ * file name (the shipped prior's folds are the seven clips' file names, so `speaker/vrt_face_1.mp4` gets
+ * `vrt_face_1.mp4`'s fold), else none (the full prior). A fold only ever withholds a clip from the fit: a different
+ * clip that shares a file name is scored with a prior fitted on fewer clips, never with one that has seen its audio,
+ * whereas the full prior for a renamed-folder copy of a shipped clip would have.
+ */
+export function priorFold(folds: readonly string[], clip: string): string | undefined {
+  if (folds.includes(clip)) return clip;
+  const file = clip.slice(clip.lastIndexOf('/') + 1);
+  return folds.includes(file) ? file : undefined;
+}
+
 /** Faces at least half the size of the largest one (a small face in the background does not count). */
 function comparableFaces(dets: readonly Detection[]): number {
   const size = (d: Detection) => Math.sqrt(d.width * d.height);
@@ -180,7 +199,7 @@ const mean = (a: readonly number[]) => {
 
 export async function evaluateClip(path: string, opts: EvalOptions = {}): Promise<ClipFigures> {
   const log = opts.log ?? (() => {});
-  const clip = basename(path);
+  const clip = opts.clipName ?? basename(path);
   const fps = 25;
   const frameUs = 1e6 / fps;
   const info = await probeMediaFile(path);
@@ -213,8 +232,10 @@ export async function evaluateClip(path: string, opts: EvalOptions = {}): Promis
   let prior: OpeningPrior | null = null;
   const priorPath = opts.priorPath ?? defaultPriorPath;
   if (existsSync(priorPath)) {
-    prior = OpeningPrior.load(priorPath, clip);
-    priorName = prior.file.folds[clip] ? `leave-out(${clip})` : 'full';
+    const full = OpeningPrior.load(priorPath);
+    const fold = priorFold(Object.keys(full.file.folds), clip);
+    prior = fold ? OpeningPrior.from(full.file, fold) : full;
+    priorName = fold ? `leave-out(${fold})` : 'full';
   }
 
   const trackers = new Map<Variant | 'real', FaceTracker>();
