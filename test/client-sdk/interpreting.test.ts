@@ -7,7 +7,9 @@
  * the interpreter leaving ends its assignment and the list follows again. A booth relay: a second interpreter takes
  * over (`takeOver`) while the listener hears the first; the dub goes on in the same pipeline, on the same consumers,
  * without `dubended` or a hole, and is the second interpreter's voice from then on; when that one leaves, the floor
- * interpreter takes over the same way; with no interpreter left, the dub ends.
+ * interpreter takes over the same way; with no interpreter left, the dub ends. A language with the embedded
+ * translator: an interpreter starting takes the running dub over in place (same consumers, no `dubended`) and is heard,
+ * and when it stops the translator takes the dub back the same way.
  */
 import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -330,4 +332,171 @@ describe('interpreting through signalling (Node SDK)', () => {
       await sleep(200);
     }
   }, 90_000);
+});
+
+describe('an embedded language handing over to an interpreter and back (Node SDK)', () => {
+  let server: LipsyncServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      // The default timeline delay (1500 ms): the translator's words run late behind it, the interpreter's do not.
+      dubs: dubManagerFactory({ offers: [{ language: 'es', source: 'embedded' }], stage: 'identity' }),
+    });
+  });
+
+  afterAll(() => server?.close());
+
+  it("the translator's dub becomes the interpreter's and back in place: same consumers, no dubended", async () => {
+    const room = 'embedded-handover';
+    const join = (peer: string, grants: { interpret?: string[] } = {}, subscribe: 'original' | 'none' = 'none') =>
+      LipsyncClient.join({
+        url: server.wsUrl,
+        token: server.mintToken(room, peer, undefined, undefined, grants),
+        subscribe,
+      });
+    const speaker = await join('speaker');
+    const ivan = await join('ivan', { interpret: ['es'] });
+    const listener = await join('listener', {}, 'original');
+    let meter: AudioMeter | undefined;
+    try {
+      const manager = server.rooms.get(room)!.dubs as DubManager;
+      const video = new MediaStreamTrack({ kind: 'video' });
+      const audio = new MediaStreamTrack({ kind: 'audio' });
+      (await speaker.publish(video)).onKeyframeRequest(() => {});
+      await speaker.publish(audio);
+      const ivanAudio = new MediaStreamTrack({ kind: 'audio' });
+      await ivan.publish(ivanAudio);
+      // English speech for the translator, all along (its audio is also the dub's clock).
+      const speakerFeeding = feedClip({
+        clip: clipPath('latentsync_demo2_video.mp4'),
+        video,
+        audio,
+        durationS: 48,
+        loop: true,
+      });
+      await waitFor(
+        () => [...listener.tracks.values()].filter((t) => t.peerId === 'speaker').length === 2,
+        15_000,
+        'original tracks',
+      );
+
+      const dubbed: RemoteTrack[] = [];
+      const audioArrivals: number[] = [];
+      listener.on('track', (t) => {
+        if (t.language !== 'es') return;
+        dubbed.push(t);
+        if (t.kind === 'audio') t.track.onReceiveRtp.subscribe(() => audioArrivals.push(performance.now()));
+      });
+      const ended: string[] = [];
+      listener.on('dubended', (d) => ended.push(d.reason));
+      const trackEnded: string[] = [];
+      listener.on('trackended', (t) => {
+        if (t.language === 'es') trackEnded.push(t.consumerId);
+      });
+      const stats: DubStats[] = [];
+      listener.on('dubstats', (st) => stats.push(st));
+      const offersSeen: LanguageOffer[][] = [];
+      listener.on('languages', (_l, offers) => offersSeen.push(offers));
+
+      expect(await listener.setDubLanguage('speaker', 'es')).toMatchObject({ language: 'es', source: 'embedded' });
+      const [pipeline] = manager.pipelines;
+      expect(dubbed.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+      const consumers = dubbed.map((t) => t.consumerId).sort();
+      meter = await AudioMeter.attach(listener, dubbed.find((t) => t.kind === 'audio')!);
+      // The translator speaks.
+      await waitFor(() => (pipeline!.stageCounters?.speechFrames ?? 0) > 50, 30_000, "the translator's words");
+      await sleep(3000);
+
+      // The hand-over right after the translator placed new words (late, behind the delay): the interpreter's first
+      // words wait for them, and its pauses are skipped until it is on time again (skippedQuietSegments).
+      const translatorBefore = pipeline!.stageCounters!.segments;
+      await waitFor(() => pipeline!.stageCounters!.segments > translatorBefore, 20_000, "the translator's next words");
+      // Ivan's microphone is live as he starts interpreting (and after he stops): only the swaps make him heard.
+      const ivanClip = clipPath('latentsync_demo3_video.mp4');
+      const ivanStartMs = performance.now();
+      const ivanFeeding = feedClip({ clip: ivanClip, audio: ivanAudio, durationS: 20 });
+      const handOverMs = performance.now();
+      await ivan.startInterpreting('speaker', 'es');
+      await waitFor(() => stats.at(-1)?.interpreterPeerId === 'ivan', 5000, 'dubStats naming ivan');
+      expect(listener.languagesFor('speaker')).toEqual([
+        { language: 'es', source: 'interpreter', interpreterPeerId: 'ivan' },
+      ]);
+      await sleep(10_000);
+      const afterHandOver = { ...pipeline!.stageCounters! };
+      const handBackMs = performance.now();
+      await ivan.stopInterpreting('speaker', 'es');
+      await waitFor(() => stats.length > 0 && stats.at(-1)?.interpreterPeerId === undefined, 5000, 'dubStats, none');
+      const segmentsAtHandBack = pipeline!.stageCounters!.segments;
+      await ivanFeeding;
+      await sleep(2000);
+      const endMs = performance.now();
+
+      const envelope = meter.envelope();
+      const window = (fromMs: number, toMs: number) =>
+        new Map([...envelope].filter(([bin]) => bin * BIN_MS >= fromMs && bin * BIN_MS < toMs));
+      const ivanEnv = clipEnvelope(ivanClip, 20);
+      // Ivan's words are heard from the hand-over (plus the delay, and the translator's words still to play) until
+      // the hand-back (plus the delay); his voice is not heard after it, though he goes on talking.
+      const asInterpreter = bestCorrelation(window(handOverMs + 2500, handBackMs + 2300), ivanEnv, ivanStartMs, 6000);
+      const afterBack = window(handBackMs + 4500, endMs);
+      const ivanAfter = bestCorrelation(afterBack, ivanEnv, ivanStartMs, 6000);
+      const rmsTranslator = meter.rms(handOverMs - 6000, handOverMs);
+      const rmsInterpreter = meter.rms(handOverMs + 3000, handBackMs);
+      const rmsBack = meter.rms(handBackMs + 4500, endMs);
+      const gapAround = (atMs: number) => {
+        const arrivals = audioArrivals.filter((t) => t >= atMs - 2000 && t <= atMs + 5000);
+        return Math.max(...arrivals.slice(1).map((t, i) => t - arrivals[i]!));
+      };
+      const missing: number[] = [];
+      for (let bin = Math.floor((handOverMs - 1000) / BIN_MS); bin < (endMs - 500) / BIN_MS; bin++) {
+        if (!meter.bins.get(bin)?.n) missing.push(bin);
+      }
+      const c = pipeline!.stageCounters!;
+      console.log(
+        `embedded -> interpreter -> embedded: r ivan while interpreting ${asInterpreter.r.toFixed(3)} ` +
+          `@${asInterpreter.lagMs} ms, after the hand-back ${ivanAfter.r.toFixed(3)} @${ivanAfter.lagMs} ms; rms ` +
+          `translator ${rmsTranslator.rms.toFixed(4)}, interpreter ${rmsInterpreter.rms.toFixed(4)}, translator again ` +
+          `${rmsBack.rms.toFixed(4)}; translator segments ${translatorBefore + 1} before, ` +
+          `${c.segments - segmentsAtHandBack} after the hand-back; late ${afterHandOver.lateSegments} -> ${c.lateSegments}; ` +
+          `quiet chunks skipped ${afterHandOver.skippedQuietSegments} (${afterHandOver.skippedQuietMs} ms) -> ` +
+          `${c.skippedQuietSegments}; largest packet gap ${gapAround(handOverMs).toFixed(0)} / ` +
+          `${gapAround(handBackMs).toFixed(0)} ms; missing bins ${missing.length}`,
+      );
+      expect(rmsTranslator.rms).toBeGreaterThan(0.01);
+      expect(asInterpreter.r).toBeGreaterThan(0.5);
+      expect(ivanAfter.r).toBeLessThan(asInterpreter.r - 0.2);
+      // The translator is heard again: new words of its own, with energy.
+      expect(c.segments - segmentsAtHandBack).toBeGreaterThan(0);
+      expect(rmsBack.rms).toBeGreaterThan(0.01);
+      expect(missing).toEqual([]);
+      expect(gapAround(handOverMs)).toBeLessThan(1000);
+      expect(gapAround(handBackMs)).toBeLessThan(1000);
+
+      // Nothing was re-negotiated: the same pipeline and consumers, no dubended, still on Spanish.
+      expect(ended).toEqual([]);
+      expect(trackEnded).toEqual([]);
+      expect(manager.pipelines).toEqual([pipeline]);
+      expect(c.sourceSwaps).toBe(2);
+      expect(pipeline!.sourceKind).toBe('embedded');
+      expect(listener.viewOf('speaker').language).toBe('es');
+      expect(
+        [...listener.tracks.values()]
+          .filter((t) => t.language === 'es')
+          .map((t) => t.consumerId)
+          .sort(),
+      ).toEqual(consumers);
+      // The room's offers named ivan, then nobody again.
+      expect(offersSeen.map((o) => o[0]!.interpreters ?? [])).toEqual([
+        [{ speakerPeerId: 'speaker', interpreterPeerId: 'ivan' }],
+        [],
+      ]);
+      expect(listener.languagesFor('speaker')).toEqual([{ language: 'es', source: 'embedded' }]);
+      speaker.close();
+      await speakerFeeding.catch(() => {});
+    } finally {
+      meter?.close();
+      for (const c of [speaker, ivan, listener]) c.close();
+      await sleep(200);
+    }
+  }, 120_000);
 });

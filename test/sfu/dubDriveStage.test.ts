@@ -218,7 +218,7 @@ describe('DubDriveStage memory over a long live run', () => {
   });
 });
 
-describe('DubDriveStage.replaceSource (an interpreter handing over to another)', () => {
+describe('DubDriveStage.replaceSource (an interpreter handing over to another, a translator to an interpreter)', () => {
   /** A segment of constant `level` (16 kHz), `durMs` long, dubbing the speaker's speech from `startMs`. */
   const constant = (id: number, startMs: number, durMs: number, level: number): DubSegment => ({
     id,
@@ -309,6 +309,41 @@ describe('DubDriveStage.replaceSource (an interpreter handing over to another)',
     const at = (ms: number) => inner.drive.find((f) => f.timestampUs === ms * 1000)!;
     expect(levelOf(at(1600))).toBe(B);
     expect(levelOf(at(1800))).toBe(B);
+    stage.close();
+  });
+
+  it("catches up in the new source's pauses when it inherits a lag (a translator's last words still playing)", () => {
+    const inner = new RecordingStage();
+    const translator = new ScriptedSource();
+    const interpreter = new ScriptedSource();
+    const stage = new DubDriveStage({ inner, source: translator as unknown as DubSource, delayMs: 1000 });
+    stage.pushSpeakerAudio(speakerFrame(0));
+    translator.emit('segment', constant(0, 200, 1500, 0.2)); // a long translation: 1200-2700 on the output clock
+    let t = 20;
+    for (; t < 1300; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+    stage.replaceSource(interpreter as unknown as DubSource);
+    // The interpreter's continuous 100 ms chunks from 400 (place 1400): speech, a 1 s pause (room noise), speech, a
+    // pause, speech, a pause. Its speech waits for the translator's words; its pauses are skipped while it lags.
+    const QUIET = 0.003;
+    const levels = [B, B, ...Array<number>(10).fill(QUIET), B, B, QUIET, QUIET, QUIET, B, QUIET, QUIET];
+    for (const [i, level] of levels.entries()) {
+      interpreter.emit('segment', constant(i, 400 + i * 100, 100, level === B ? -0.5 : level));
+    }
+    for (; t < 3500; t += 20) stage.pushSpeakerAudio(speakerFrame(t));
+    const at = (ms: number) => levelOf(inner.drive.find((f) => f.timestampUs === ms * 1000)!);
+    const span = (from: number, to: number) => {
+      const out = new Set<number>();
+      for (let ms = from; ms < to; ms += 20) out.add(at(ms));
+      return [...out];
+    };
+    const Q = Math.round(QUIET * 32767);
+    expect(span(1200, 2700)).toEqual([A]); // the translator's words, whole
+    expect(span(2700, 3100)).toEqual([B]); // the interpreter's first words (place 1400-1600) and later ones (2600-2800)
+    expect(span(3100, 3200)).toEqual([B]); // place 3100: caught up, on time again
+    expect(span(3200, 3400)).toEqual([Q]); // on time, so its pause is kept
+    expect(stage.counters.skippedQuietSegments).toBe(13);
+    expect(stage.counters.skippedQuietMs).toBe(1300);
+    expect(stage.counters.lateSegments).toBe(0);
     stage.close();
   });
 

@@ -105,8 +105,9 @@ describe('DubPipeline.replaceSource', () => {
 
       // The new source cannot start: the call rejects with its error and nothing changes.
       await expect(
-        pipeline.replaceSource(() => Promise.reject(new Error('interpreter anna publishes no audio'))),
+        pipeline.replaceSource(() => Promise.reject(new Error('interpreter anna publishes no audio')), 'embedded'),
       ).rejects.toThrow('interpreter anna publishes no audio');
+      expect(pipeline.sourceKind).toBe('interpreter');
       expect(old.closed).toBe(false);
       expect(old.attached).toBe(true);
       expect(pipeline.stageCounters?.sourceSwaps).toBe(0);
@@ -120,9 +121,11 @@ describe('DubPipeline.replaceSource', () => {
       expect(old1.attached).toBe(true);
       expect(pipeline.stageCounters?.sourceSwaps).toBe(0);
 
-      // A later swap works: same stage, the new source drives it, the old one is detached and closed.
+      // A later swap works (here to a translator): same stage, the new source drives it, the old one is detached and
+      // closed; the pipeline's source kind (what a new listener is told) follows.
       const stageCounters = pipeline.stageCounters;
-      await expect(pipeline.replaceSource(factory('new'))).resolves.toBe(true);
+      await expect(pipeline.replaceSource(factory('new'), 'embedded')).resolves.toBe(true);
+      expect(pipeline.sourceKind).toBe('embedded');
       expect(built.map((s) => s.name)).toEqual(['old0', 'old1', 'new0']);
       const fresh = built[2]!;
       expect(pipeline.stageCounters).toBe(stageCounters);
@@ -138,6 +141,7 @@ describe('DubPipeline.replaceSource', () => {
       expect(built.map((s) => s.name)).toEqual(['old0', 'old1', 'new0', 'new1']);
       expect(fresh.closed).toBe(true);
       expect(built[3]!.attached).toBe(true);
+      expect(pipeline.sourceKind).toBe('embedded');
       expect(failures).toEqual([]);
     } finally {
       pipeline.close();

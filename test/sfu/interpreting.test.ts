@@ -2,12 +2,15 @@
  * Interpreting over signalling, without media: who may start and stop interpreting (token grants), the error of each
  * bad request (nobody else hears of it: no `languages` notification, no assignment), hostile frames on a raw socket,
  * and the room's language list (`languages` notification, join response) following start, stop and leave. Then real
- * dub pipelines (producers, no media): the `dubEnded` reason when no interpreter is left (says whether choosing the
- * language again can help), and an interpreter publishing audio again taking its dub back from the floor's.
+ * dub pipelines (producers, no media): the `dubEnded` reason when no interpreter is left for a language served by
+ * interpreters only, an interpreter publishing audio again taking its dub back from the floor's, and an embedded
+ * language's running dub handing over to an interpreter and back in place (no dubEnded), or stopping with the cause
+ * when the source it goes back to cannot start.
  */
 import { MediaStreamTrack } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LipsyncClient, RequestError } from '../../src/client-sdk/node/index.ts';
+import { EmbeddedDubSource } from '../../src/pipeline/dub/index.ts';
 import { PROTOCOL_VERSION, type LanguageOffer } from '../../src/protocol/index.ts';
 import { dubManagerFactory, type DubManager } from '../../src/sfu/dub/index.ts';
 import type { LipsyncServer } from '../../src/sfu/index.ts';
@@ -304,25 +307,40 @@ describe('interpreting over signalling', () => {
 
 /**
  * Running dubs when interpreters change, on real pipelines (the speaker's and interpreters' producers exist, no media
- * flows): the reason listeners get when a dub ends, and an assigned interpreter taking its dub back from the floor
- * interpreter who relayed it while its audio was closed.
+ * flows): the reason listeners get when a dub ends, an assigned interpreter taking its dub back from the floor
+ * interpreter who relayed it while its audio was closed, and an embedded language's dub swapping between the
+ * translator and interpreters in place.
  */
 describe('interpreter dubs as interpreters come and go', () => {
   let server: LipsyncServer;
   const clients: LipsyncClient[] = [];
   const raws: RawPeer[] = [];
+  /** createDubSource of the room 'interp-fails': the translator starts the first time only. */
+  let translatorStarts = 0;
 
   beforeAll(async () => {
     server = await startTestServer({
-      dubs: dubManagerFactory({
-        offers: [
-          { language: 'fr', source: 'interpreter' },
-          { language: 'es', source: 'embedded' },
-        ],
-        stage: 'identity',
-        timelineDelayMs: 500,
-        statsIntervalMs: 100,
-      }),
+      dubs: (room) =>
+        dubManagerFactory({
+          offers: [
+            { language: 'fr', source: 'interpreter' },
+            { language: 'es', source: 'embedded' },
+          ],
+          stage: 'identity',
+          timelineDelayMs: 500,
+          statsIntervalMs: 100,
+          ...(room.id === 'interp-fails'
+            ? {
+                createDubSource: () => {
+                  const source = new EmbeddedDubSource({ sourceLanguage: 'en', targetLanguage: 'es' });
+                  if (translatorStarts++ > 0) {
+                    source.start = () => Promise.reject(new Error('translator unavailable'));
+                  }
+                  return source;
+                },
+              }
+            : {}),
+        })(room),
     });
   });
 
@@ -345,30 +363,32 @@ describe('interpreter dubs as interpreters come and go', () => {
     return { client: c, audio };
   }
 
-  /** A listener on a raw socket: its dub choices, and the dubEnded / dubStats notifications it got. */
-  async function rawListener(room: string) {
+  /** A listener on a raw socket: its dub choices, and the dubEnded / dubStats / languages notifications it got. */
+  async function rawListener(room: string, peer = 'listener') {
     const raw = await RawPeer.open(server.wsUrl);
     raws.push(raw);
     const joined = await raw.request(1, 'join', {
       protocolVersion: PROTOCOL_VERSION,
-      token: server.mintToken(room, 'listener'),
+      token: server.mintToken(room, peer),
     });
     expect(joined.ok).toBe(true);
     let id = 10;
     const notes = <T>(method: string) =>
       raw.messages.filter((m) => m.type === 'notification' && m.method === method).map((m) => m.data as T);
     return {
-      choose: async (language: string) => {
+      choose: async (language: string, source = 'interpreter') => {
         const r = await raw.request(id++, 'setDubLanguage', { speakerPeerId: 'speaker', language });
         expect(r.ok, JSON.stringify(r)).toBe(true);
-        expect((r.data as { source?: string }).source).toBe('interpreter');
+        expect((r.data as { source?: string }).source).toBe(source);
+        return (r.data as { producers: { producerId: string }[] }).producers.map((p) => p.producerId);
       },
       ended: () => notes<{ reason: string }>('dubEnded').map((d) => d.reason),
       stats: () => notes<{ interpreterPeerId?: string }>('dubStats'),
+      languages: () => notes<{ offers: LanguageOffer[] }>('languages').map((d) => d.offers),
     };
   }
 
-  it('a dub left without an interpreter ends with a reason that says whether choosing again helps', async () => {
+  it('a dub of a language served by interpreters only ends, when none is left, with a reason that says so', async () => {
     const room = 'interp-ended';
     await joinWithAudio(room, 'speaker');
     const { client: ivan } = await joinWithAudio(room, 'ivan', { interpret: ['fr', 'es'] });
@@ -391,16 +411,11 @@ describe('interpreter dubs as interpreters come and go', () => {
     await listener.choose('fr');
     await ivan.stopInterpreting('*', 'fr');
     expect(await endedWith(2)).toBe('no interpreter for fr any more (interpreter ivan stopped interpreting the floor)');
-    // Spanish has the embedded translator: choosing it again gets that.
-    await ivan.startInterpreting('speaker', 'es');
-    await listener.choose('es');
-    await ivan.stopInterpreting('speaker', 'es');
-    expect(await endedWith(3)).toBe('the interpreter assignment changed; choose the language again');
     // The interpreter leaves (its audio producer closes first): the reason is that it left.
     await ivan.startInterpreting('speaker', 'fr');
     await listener.choose('fr');
     ivan.close();
-    expect(await endedWith(4)).toBe('no interpreter for fr any more (interpreter ivan left)');
+    expect(await endedWith(3)).toBe('no interpreter for fr any more (interpreter ivan left)');
   });
 
   it('an interpreter whose audio closed and who publishes again takes its dub back from the floor interpreter', async () => {
@@ -437,5 +452,97 @@ describe('interpreter dubs as interpreters come and go', () => {
     await sleep(300);
     expect(pipeline!.stageCounters?.sourceSwaps).toBe(2);
     expect(listener.stats().at(-1)?.interpreterPeerId).toBe('ivan');
+  });
+
+  it("an embedded language's dub hands over to interpreters and back in place: same pipeline, no dubEnded", async () => {
+    const room = 'interp-embedded';
+    await joinWithAudio(room, 'speaker');
+    const { client: ivan } = await joinWithAudio(room, 'ivan', { interpret: ['es'] });
+    const sam = await LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken(room, 'sam', undefined, undefined, { interpret: ['es'] }),
+      subscribe: 'none',
+    });
+    clients.push(sam);
+    const listener = await rawListener(room);
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    const producers = await listener.choose('es', 'embedded');
+    const [pipeline] = manager.pipelines;
+    const drivenBy = async (interpreter: string | undefined, swaps: number) => {
+      await waitFor(() => pipeline!.stageCounters?.sourceSwaps === swaps, 5000, `swap #${swaps} to ${interpreter}`);
+      const from = listener.stats().length;
+      await waitFor(() => listener.stats().length > from, 5000, 'dubStats after the swap');
+      expect(listener.stats().at(-1)?.interpreterPeerId).toBe(interpreter);
+      expect(pipeline!.sourceKind).toBe(interpreter === undefined ? 'embedded' : 'interpreter');
+      expect(manager.pipelines).toEqual([pipeline]);
+      expect(listener.ended()).toEqual([]);
+    };
+    const announced = (n: number, interpreters: { speakerPeerId: string; interpreterPeerId: string }[]) =>
+      waitFor(
+        () =>
+          listener.languages().length === n &&
+          JSON.stringify(
+            listener
+              .languages()
+              .at(-1)
+              ?.find((o) => o.language === 'es')?.interpreters ?? [],
+          ) === JSON.stringify(interpreters),
+        5000,
+        `languages #${n}`,
+      );
+    await drivenBy(undefined, 0);
+
+    // Ivan interprets the speaker into Spanish: the translator's dub becomes his, in place.
+    await ivan.startInterpreting('speaker', 'es');
+    await announced(1, [{ speakerPeerId: 'speaker', interpreterPeerId: 'ivan' }]);
+    await drivenBy('ivan', 1);
+    // A listener choosing Spanish now shares that pipeline and is told its source.
+    const second = await rawListener(room, 'second');
+    expect(await second.choose('es', 'interpreter')).toEqual(producers);
+    // He stops: back to the translator, in place.
+    await ivan.stopInterpreting('speaker', 'es');
+    await announced(2, []);
+    await drivenBy(undefined, 2);
+    // The floor, and the floor interpreter leaving (its audio closes first, then it leaves).
+    await ivan.startInterpreting('*', 'es');
+    await announced(3, [{ speakerPeerId: '*', interpreterPeerId: 'ivan' }]);
+    await drivenBy('ivan', 3);
+    ivan.close();
+    await announced(4, []);
+    await drivenBy(undefined, 4);
+
+    // An interpreter who publishes no audio yet leaves the translator on (never a silent dub) until it does.
+    await sam.startInterpreting('speaker', 'es');
+    await announced(5, [{ speakerPeerId: 'speaker', interpreterPeerId: 'sam' }]);
+    await sleep(300);
+    expect(pipeline!.stageCounters?.sourceSwaps).toBe(4);
+    expect(listener.stats().at(-1)?.interpreterPeerId).toBeUndefined();
+    const samAudio = await sam.publish(new MediaStreamTrack({ kind: 'audio' }));
+    await drivenBy('sam', 5);
+    // Her microphone closes (she stays): back to the translator.
+    samAudio.close();
+    await drivenBy(undefined, 6);
+    expect(pipeline!.producers.map((p) => p.producerId)).toEqual(producers);
+    expect(second.ended()).toEqual([]);
+  });
+
+  it('a dub whose translator cannot start again stops with the cause when its interpreter stops', async () => {
+    const room = 'interp-fails';
+    await joinWithAudio(room, 'speaker');
+    const { client: ivan } = await joinWithAudio(room, 'ivan', { interpret: ['es'] });
+    const listener = await rawListener(room);
+    const manager = server.rooms.get(room)!.dubs as DubManager;
+    await listener.choose('es', 'embedded');
+    const [pipeline] = manager.pipelines;
+    await ivan.startInterpreting('speaker', 'es');
+    await waitFor(() => pipeline!.stageCounters?.sourceSwaps === 1, 5000, 'swap to ivan');
+    await ivan.stopInterpreting('speaker', 'es');
+    await waitFor(() => listener.ended().length === 1, 5000, 'dubEnded');
+    expect(listener.ended()).toEqual([
+      'the dub could not go back to the embedded source (interpreter ivan stopped interpreting speaker): ' +
+        'translator unavailable',
+    ]);
+    expect(pipeline!.closed).toBe(true);
+    expect(manager.pipelines).toEqual([]);
   });
 });

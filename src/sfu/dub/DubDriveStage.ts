@@ -10,7 +10,8 @@
  * has reached input time T, the drive audio is pushed up to output time T and the frames captured at or before
  * T - delayMs are released, so the engine always has the drive audio of the frames it renders. A segment that is
  * ready later than its nominal place (translation slower than the delay) starts at once: lips and voice stay together,
- * only the translation lags (counted in `lateSegments`). The output timestamps are output-clock times plus the inner
+ * only the translation lags (counted in `lateSegments`); a quiet segment that would start behind its place is
+ * skipped, so a lag is caught up in pauses (`skippedQuietSegments`). The output timestamps are output-clock times plus the inner
  * stage's delay, so `delayMs` of this stage is the sum of both, which is what the transcoding processor's sender
  * reports use.
  */
@@ -33,6 +34,15 @@ const DRIVE_FRAME_SAMPLES = 960; // 20 ms
  * processor's output slack (800 ms in DubPipeline), so frames released this late still leave on schedule.
  */
 const VIDEO_CLOCK_LAG_MS = 200;
+/**
+ * A segment this quiet (RMS, full scale 1) that would start behind its place is skipped: silence need not wait. An
+ * interpreter's continuous 100 ms chunks follow each other without gaps, so a lag they inherit (the last words of a
+ * translator they took over from, still playing) would otherwise last as long as the interpreter; this way it is
+ * caught up in the interpreter's pauses. -40 dBFS: above a quiet room's noise, well below speech.
+ */
+const QUIET_RMS = 0.01;
+/** Lag (ms) behind its place from which a quiet segment is skipped (below it: rounding of the interpreter's clock). */
+const CATCH_UP_MIN_LAG_MS = 20;
 
 export interface DubDriveStageOptions {
   /** The face stage (created with driveAudio: true). Closed with this stage. */
@@ -66,8 +76,11 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     driveFrames: 0,
     /** Drive frames that carried speech (not silence). */
     speechFrames: 0,
-    /** Sources replaced while running (replaceSource: an interpreter handing over to another). */
+    /** Sources replaced while running (replaceSource: an interpreter handing over, a translator and back). */
     sourceSwaps: 0,
+    /** Quiet segments skipped because they would have started late (see QUIET_RMS), and their total length. */
+    skippedQuietSegments: 0,
+    skippedQuietMs: 0,
   };
   readonly #inner: AvStage;
   #source: DubSource;
@@ -141,7 +154,8 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
 
   /**
    * Hands the drive over to another (started) source without a gap: what the old source still holds is flushed
-   * (an interpreter source emits its last partial chunk at once; slower work is dropped), its listeners are detached
+   * (an interpreter source emits its last partial chunk at once; slower work, such as a translator's utterance still
+   * being recognised or translated, is dropped), its listeners are detached
    * and it is closed; `next` drives from now on. The timeline, the queue of placed segments and the face stage go on:
    * words of the old source already placed still play out, the new source's segments are placed after them, and the
    * drive audio stays one contiguous 20 ms frame sequence. After close(), `next` is closed.
@@ -193,6 +207,7 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
     } else {
       this.#handOverFloorMs = -Infinity;
     }
+    if (this.#skipsQuiet(seg)) return;
     const placed = this.#timeline.place(seg);
     const at48 = segmentAt(seg, DRIVE_RATE);
     const pcm = new Int16Array(at48.pcm.length);
@@ -217,6 +232,25 @@ export class DubDriveStage extends TypedEmitter<AvStageEvents> implements AvStag
       (this.#inner as AvStage & PhoneAwareStage).pushDrivePhones(phones);
       this.counters.phonedSegments++;
     }
+  }
+
+  /** Whether `seg` is quiet and would start later than its place (the timeline's or the queue's push-back, or late). */
+  #skipsQuiet(seg: DubSegment): boolean {
+    const nominalMs = seg.sourceStartMs + this.timelineDelayMs;
+    const prev = this.#queue.at(-1);
+    const startMs = Math.max(
+      nominalMs,
+      this.#timeline.endMs,
+      prev ? prev.startMs + (prev.pcm.length / DRIVE_RATE) * 1000 : -Infinity,
+      this.#cursorMs ?? -Infinity,
+    );
+    if (startMs - nominalMs < CATCH_UP_MIN_LAG_MS || seg.pcm.length === 0) return false;
+    let sum = 0;
+    for (const x of seg.pcm) sum += x * x;
+    if (Math.sqrt(sum / seg.pcm.length) >= QUIET_RMS) return false;
+    this.counters.skippedQuietSegments++;
+    this.counters.skippedQuietMs += Math.round((seg.pcm.length / seg.sampleRate) * 1000);
+    return true;
   }
 
   pushVideo(frame: VideoFrame): void {

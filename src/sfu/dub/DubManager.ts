@@ -80,8 +80,10 @@ export class DubManager implements RoomDubHooks {
   readonly #choices = new Map<string, Map<string, string>>();
   /** Who interprets whom in this room. */
   readonly interpreters = new InterpreterRegistry();
-  /** Pipeline -> the interpreter peer whose audio drives it. */
+  /** Pipeline -> the interpreter peer whose audio drives it (none: the offer's own source drives it). */
   readonly #interpreterOf = new Map<DubPipeline, string>();
+  /** Pipeline -> its number of swaps asked for, so a failed swap that a later one superseded stops nothing. */
+  readonly #swapSeq = new Map<DubPipeline, number>();
   readonly #statsTimer: ReturnType<typeof setInterval> | undefined;
   /** The offers last announced (JSON), so an unrelated change announces nothing. */
   #announced = '';
@@ -136,8 +138,8 @@ export class DubManager implements RoomDubHooks {
   /**
    * `interpreterPeerId` interprets `speakerId` (or `*`, every speaker without an own interpreter) into `language`
    * (replacing the assignment's previous interpreter, if any). Running pipelines of that language whose interpreter
-   * changes hand over to the new one without a gap (listeners keep their consumers); an embedded or provider pipeline
-   * whose speaker now has an interpreter stops, and its listeners are told (dubEnded) and choose again.
+   * changes hand over to the new one without a gap (listeners keep their consumers), embedded or provider pipelines
+   * included, once the interpreter publishes audio.
    */
   assignInterpreter(speakerId: string, language: string, interpreterPeerId: string): void {
     this.interpreters.assign(speakerId, language, interpreterPeerId);
@@ -146,8 +148,8 @@ export class DubManager implements RoomDubHooks {
   }
 
   /**
-   * Removes an assignment. Pipelines it drove hand over to the interpreter that now applies (the floor's, `*`), or
-   * stop when there is none (see assignInterpreter).
+   * Removes an assignment. Pipelines it drove hand over to the interpreter that now applies (the floor's, `*`), else
+   * back to the offer's own source (embedded, provider), else stop (see #redrive).
    */
   unassignInterpreter(speakerId: string, language: string): void {
     const removed = this.#assigned(speakerId, language);
@@ -242,8 +244,7 @@ export class DubManager implements RoomDubHooks {
    * `cause` says which change, for a dub left without any interpreter): see #redrive.
    */
   #updateDrives(language: string, cause: string): void {
-    const reason = 'the interpreter assignment changed; choose the language again';
-    for (const p of [...this.#pipelines.values()]) if (p.language === language) this.#redrive(p, reason, false, cause);
+    for (const p of [...this.#pipelines.values()]) if (p.language === language) this.#redrive(p, cause);
   }
 
   /**
@@ -269,57 +270,73 @@ export class DubManager implements RoomDubHooks {
   }
 
   /**
-   * Moves a running pipeline to the drive it should have now. An interpreter pipeline whose interpreter changes hands
-   * over to the new one (same pipeline, same producers, listeners keep hearing the dub); one left without an
-   * interpreter that publishes audio stops, its listeners told why (dubEnded): "interpreter X publishes no audio" when
-   * it was replaced by a silent one; "no interpreter for L any more (`cause`)" when no interpreter is assigned any
-   * more and L has no other source (there is nothing to choose again); else `reason`. An embedded or provider
-   * pipeline whose speaker gets an interpreter stops with `reason` (the answer's `source` changes; the listener
-   * chooses again). `refeed`: the current interpreter's audio producer went away, so even when it stays the drive (it
-   * publishes another one) its feed is rebuilt. `cause` (default `reason`): what happened, without advice.
+   * Moves a running pipeline to the drive it should have now: the interpreter that applies and publishes audio (see
+   * #driveFor), else the offer's own source (embedded, provider, createDubSource), else none. A change of drive is a
+   * swap inside the running pipeline (#swap: same producers, listeners keep hearing the dub, no dubEnded), whichever
+   * way: interpreter to interpreter, own source to interpreter, interpreter back to the own source. With no drive
+   * (a language served by interpreters only) the pipeline stops, its listeners told why (dubEnded): "no interpreter
+   * for L any more (`reason`)" when none is assigned any more; "interpreter X publishes no audio" when the one
+   * assigned instead of the current one is silent; else `reason`. `refeed`: the current interpreter's audio producer
+   * went away, so even when it stays the drive (it publishes another one) its feed is rebuilt.
    */
-  #redrive(p: DubPipeline, reason: string, refeed = false, cause = reason): void {
+  #redrive(p: DubPipeline, reason: string, refeed = false): void {
     if (p.closed) return;
     const current = this.#interpreterOf.get(p);
-    const assigned = this.#interpreterFor(p.speakerPeerId, p.language);
-    if (current === undefined) {
-      if (assigned !== undefined) this.#stop(p, reason);
-      return;
-    }
     const next = this.#driveFor(p.speakerPeerId, p.language);
-    if (next === current && !refeed) return;
     if (next !== undefined) {
-      this.#handOver(p, next);
+      if (next !== current || refeed) this.#swap(p, next, reason);
       return;
     }
-    // Replaced by an interpreter who publishes no audio (the current one could go on): say so.
-    if (assigned !== undefined && assigned !== current && this.#audioOf(current) !== undefined) {
+    if (this.#servedWithoutInterpreter(p.language)) {
+      // An assigned interpreter who publishes no audio yet leaves the own source on: never a silent dub.
+      if (current !== undefined) this.#swap(p, undefined, reason);
+      return;
+    }
+    const assigned = this.#interpreterFor(p.speakerPeerId, p.language);
+    if (assigned === undefined) {
+      this.#stop(p, `no interpreter for ${p.language} any more (${reason})`);
+    } else if (assigned !== current && current !== undefined && this.#audioOf(current) !== undefined) {
+      // Replaced by an interpreter who publishes no audio (the current one could go on): say so.
       this.#stop(p, `interpreter ${assigned} publishes no audio`);
-    } else if (assigned === undefined && !this.#servedWithoutInterpreter(p.language)) {
-      this.#stop(p, `no interpreter for ${p.language} any more (${cause})`);
     } else {
       this.#stop(p, reason);
     }
   }
 
   /**
-   * Hands a running interpreter pipeline over to interpreter `next` (who publishes audio): its source is swapped
-   * inside the running pipeline (DubPipeline.replaceSource), so listeners hear no gap and are not re-negotiated. If
-   * the new source cannot start, the pipeline stops (its old interpreter is no longer the one meant to be heard).
+   * Swaps the source of a running pipeline (DubPipeline.replaceSource) to interpreter `next` (who publishes audio),
+   * or, `next` undefined, back to the offer's own source; listeners hear no gap and are not re-negotiated, dubStats
+   * name the new interpreter (none for the own source). If the new source cannot start, the pipeline stops with the
+   * cause (the old source is no longer the one meant to be heard). `cause`: why, for the logs and that stop.
    */
-  #handOver(p: DubPipeline, next: string): void {
+  #swap(p: DubPipeline, next: string | undefined, cause: string): void {
     const previous = this.#interpreterOf.get(p);
-    this.#interpreterOf.set(p, next);
-    logger.debug(`dub ${p.speakerPeerId}/${p.language}: interpreter ${previous} hands over to ${next}`);
-    p.replaceSource(this.#interpreterSource(next, p.language)).then(
-      (swapped) => {
-        if (swapped) logger.debug(`dub ${p.speakerPeerId}/${p.language}: interpreter ${next} drives it now`);
+    const offer = this.#offers.find((o) => o.language === p.language)!;
+    const seq = (this.#swapSeq.get(p) ?? 0) + 1;
+    this.#swapSeq.set(p, seq);
+    if (next !== undefined) this.#interpreterOf.set(p, next);
+    else this.#interpreterOf.delete(p);
+    const from = previous !== undefined ? `interpreter ${previous}` : `the ${p.sourceKind} source`;
+    const to = next !== undefined ? `interpreter ${next}` : `the ${offer.source} source`;
+    logger.debug(`dub ${p.speakerPeerId}/${p.language}: ${from} hands over to ${to} (${cause})`);
+    const swapped =
+      next !== undefined
+        ? p.replaceSource(this.#interpreterSource(next, p.language), 'interpreter')
+        : p.replaceSource(async () => startSource(this.#createSource(p.speakerPeerId, offer)), offer.source);
+    swapped.then(
+      (done) => {
+        if (done) logger.debug(`dub ${p.speakerPeerId}/${p.language}: ${to} drives it now`);
       },
       (err: unknown) => {
         // Stopped or handed on meanwhile: nothing to undo.
-        if (p.closed || this.#interpreterOf.get(p) !== next) return;
+        if (p.closed || this.#swapSeq.get(p) !== seq) return;
         const message = err instanceof Error ? err.message : String(err);
-        this.#stop(p, `the dub could not be handed over to interpreter ${next}: ${message}`);
+        this.#stop(
+          p,
+          next !== undefined
+            ? `the dub could not be handed over to interpreter ${next}: ${message}`
+            : `the dub could not go back to the ${offer.source} source (${cause}): ${message}`,
+        );
       },
     );
   }
@@ -329,10 +346,11 @@ export class DubManager implements RoomDubHooks {
     if (!set) this.#originals.set(peerId, (set = new Map<string, ms.Producer>()));
     set.set(producer.id, producer);
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.addProducer(producer);
-    // An assigned interpreter publishing audio again takes back the pipelines the floor interpreter relayed.
+    // An assigned interpreter publishing audio (again) takes over the pipelines the floor interpreter relayed, or the
+    // offer's own source drove meanwhile.
     if (producer.kind === 'audio') {
-      for (const [p, interpreterId] of [...this.#interpreterOf]) {
-        if (interpreterId !== peerId) this.#redrive(p, 'the interpreter changed');
+      for (const p of [...this.#pipelines.values()]) {
+        if (this.#interpreterOf.get(p) !== peerId) this.#redrive(p, `interpreter ${peerId} publishes audio`);
       }
     }
   }
@@ -342,7 +360,7 @@ export class DubManager implements RoomDubHooks {
     this.#originals.get(peerId)?.delete(producerId);
     for (const p of this.#pipelines.values()) if (p.speakerPeerId === peerId) p.removeProducer(producerId);
     // An interpreter stopped publishing audio: the pipelines it drove hand over to the floor interpreter (when there
-    // is one, publishing) or end (listeners get the original back). This runs first when an interpreter leaves (its
+    // is one, publishing), else to the offer's own source, or end (listeners get the original back). This runs first when an interpreter leaves (its
     // transports, and so its producers, close before the room removes the peer): then removePeer, called right after
     // in the same Peer.close, does it, its assignments gone, so its listeners hear that it left (and, where nobody
     // else interprets the language, that there is no interpreter any more) rather than that its audio stopped.
@@ -360,7 +378,7 @@ export class DubManager implements RoomDubHooks {
     this.#choices.delete(peerId);
     for (const [speaker, language] of choices ?? []) this.#release(peerId, speaker, language);
     // As an interpreter: its assignments (as interpreter or speaker) are dropped; the pipelines it still drove hand
-    // over to the interpreter that applies now (the floor's, `*`) or end.
+    // over to the interpreter that applies now (the floor's, `*`), else to the offer's own source, or end.
     this.interpreters.removePeer(peerId);
     for (const [p, interpreterId] of [...this.#interpreterOf]) {
       if (interpreterId === peerId) this.#redrive(p, `interpreter ${peerId} left`);
@@ -442,9 +460,12 @@ export class DubManager implements RoomDubHooks {
     const key = `${speakerPeerId}\n${offer.language}`;
     const existing = this.#pipelines.get(key);
     if (existing && !existing.closed) return existing;
-    // The assigned interpreter, or the floor's relaying an assigned one who publishes no audio (as #redrive does).
+    // The drive #redrive would give it: the interpreter publishing audio (the assigned one, else the floor's); else
+    // the offer's own source; else (interpreters only) the assigned interpreter, refused below when it is silent.
     const assigned = this.#interpreterFor(speakerPeerId, offer.language);
-    const interpreterId = assigned && (this.#driveFor(speakerPeerId, offer.language) ?? assigned);
+    const interpreterId =
+      this.#driveFor(speakerPeerId, offer.language) ??
+      (this.#servedWithoutInterpreter(offer.language) ? undefined : assigned);
     if (!interpreterId && offer.source === 'interpreter' && !this.#options.createDubSource) {
       throw new SignalError('unsupported', `no interpreter for ${speakerPeerId} into ${offer.language} in this room`);
     }
@@ -548,6 +569,7 @@ export class DubManager implements RoomDubHooks {
     const key = `${p.speakerPeerId}\n${p.language}`;
     if (this.#pipelines.get(key) === p) this.#pipelines.delete(key);
     this.#interpreterOf.delete(p);
+    this.#swapSeq.delete(p);
     for (const listenerId of p.listeners) {
       const choices = this.#choices.get(listenerId);
       if (choices?.get(p.speakerPeerId) === p.language) choices.delete(p.speakerPeerId);

@@ -7,7 +7,8 @@
  *
  * The tap does the mediasoup plumbing (sender reports, keyframe requests, rebuild when the speaker's producers change);
  * this class builds the processor, registers the outputs in the room and reports health. `replaceSource` swaps the
- * drive (an interpreter handing over to another) while everything else, listeners' consumers included, goes on.
+ * drive (an interpreter handing over to another, a translator to an interpreter and back) while everything else,
+ * listeners' consumers included, goes on.
  */
 import type { types as ms } from 'mediasoup';
 import type { DubSource } from '../../pipeline/dub/index.ts';
@@ -63,7 +64,6 @@ export type DubPipelineEvents = {
 export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
   readonly speakerPeerId: string;
   readonly language: string;
-  readonly sourceKind: DubSourceKind;
   readonly faceRendering: boolean;
   /** Listener peer ids. */
   readonly listeners = new Set<string>();
@@ -75,6 +75,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
   #createSource: () => Promise<DubSource>;
   /** Increments with each replaceSource call: an older call still building its source gives way. */
   #replaceSeq = 0;
+  #sourceKind: DubSourceKind;
   #infos: ProducerInfo[] = [];
   #ready: Promise<void>;
   #resolveReady!: () => void;
@@ -91,7 +92,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     this.#room = options.room;
     this.speakerPeerId = options.speakerPeerId;
     this.language = options.language;
-    this.sourceKind = options.sourceKind;
+    this.#sourceKind = options.sourceKind;
     this.faceRendering = options.faceRendering;
     this.#createSource = () => options.createSource();
     this.#ready = new Promise<void>((resolve, reject) => {
@@ -145,6 +146,11 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
     return this.#closed;
   }
 
+  /** The kind of the source driving the dub now (changes with replaceSource). */
+  get sourceKind(): DubSourceKind {
+    return this.#sourceKind;
+  }
+
   /** The dubbed producers listeners consume. */
   get producers(): ProducerInfo[] {
     return this.#infos.filter((i) => this.#room.producers.has(i.producerId));
@@ -164,9 +170,9 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
    * `createSource` for every later processor rebuild. Listeners keep their consumers. Resolves true once the new
    * source drives (or will drive the build in progress), false when the pipeline closed or a later call superseded
    * this one meanwhile (the source it built is closed); rejects with the error of `createSource`, the old source
-   * still driving.
+   * still driving. `sourceKind`: the new source's kind (default: the one it builds).
    */
-  async replaceSource(createSource: () => Promise<DubSource>): Promise<boolean> {
+  async replaceSource(createSource: () => Promise<DubSource>, sourceKind?: DubSourceKind): Promise<boolean> {
     if (this.#closed) return false;
     const seq = ++this.#replaceSeq;
     let source: DubSource;
@@ -182,6 +188,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       return false;
     }
     this.#createSource = createSource;
+    this.#sourceKind = sourceKind ?? source.kind;
     const stage = this.#stage;
     // Between builds (the tap rebuilding, or the first build still running) there is no live stage: the build uses
     // the new factory (see #buildProcessor).
@@ -231,7 +238,7 @@ export class DubPipeline extends SafeEmitter<DubPipelineEvents> {
       this.#lastSr = {};
       // A replaceSource finished while this build ran with the previous factory: hand the stage to the new one.
       if (createSource !== this.#createSource) {
-        this.replaceSource(this.#createSource).catch(() => {});
+        this.replaceSource(this.#createSource, this.#sourceKind).catch(() => {});
       }
       return processor;
     } catch (err) {
