@@ -46,10 +46,12 @@ function heldSocket(url: string) {
   return {
     socket,
     queued: () => queue.length,
-    /** Hands the join response and everything after it over synchronously, in order. */
-    release() {
+    /** Hands the join response and everything after it over synchronously, in order (or the response last). */
+    release(responseLast = false) {
       holding = false;
-      for (const text of queue.splice(0)) deliver(text);
+      const frames = queue.splice(0);
+      if (responseLast) frames.push(frames.shift()!);
+      for (const text of frames) deliver(text);
     },
   };
 }
@@ -85,6 +87,38 @@ describe('joining while others join', () => {
     late.on('peer', (p) => seen.push(p.peerId));
     await waitFor(() => late.peers.has('other'), 2000);
     expect(seen).toEqual(['other']);
+    expect([...late.peers.keys()]).toEqual(['other']);
+  });
+});
+
+describe('joining at the same time as another peer', () => {
+  let server: LipsyncServer;
+  const clients: LipsyncClient[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+
+  afterAll(() => {
+    for (const c of clients) c.close();
+    server?.close();
+  });
+
+  // Peers entering together: the server can notify this peer of the next one before its own join answer is sent.
+  it('joins and sees a peer whose peerJoined arrives before its join answer', async () => {
+    const held = heldSocket(server.wsUrl);
+    const joining = LipsyncClient.join({
+      url: server.wsUrl,
+      token: server.mintToken('race2', 'late'),
+      createWebSocket: () => held.socket,
+    });
+    await waitFor(() => held.queued() === 1, 5000);
+    clients.push(await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('race2', 'other') }));
+    await waitFor(() => held.queued() === 2, 5000);
+    held.release(true); // peerJoined first, then the join answer
+    const late = await joining;
+    clients.push(late);
+    await waitFor(() => late.peers.has('other'), 2000);
     expect([...late.peers.keys()]).toEqual(['other']);
   });
 });

@@ -96,16 +96,22 @@ export class LipsyncClient<TTrack = MediaStreamTrack> extends Emitter<ClientEven
   protected static async connect(options: JoinOptions): Promise<JoinedSession> {
     const channel = await SignalChannel.connect(options.url, options);
     // Notifications wait until the client has announced the join's state: a peer that joins or publishes while the
-    // Device loads (tens of ms in a browser) must not be lost, nor handled before the peers the join listed.
+    // Device loads (tens of ms in a browser) must not be lost, nor handled before the peers the join listed. The
+    // join's answer passes: it is the room as this peer entered it, older than any notification to this peer, even
+    // one that arrives first (peers joining at once: the server notifies this peer before its answer is sent).
     channel.hold();
     const early: JoinedSession['early'] = {};
     channel.onClose = (_code, reason) => (early.closeReason = reason || 'disconnected');
     try {
-      const joined = await channel.request('join', {
-        protocolVersion: PROTOCOL_VERSION,
-        token: options.token,
-        ...(options.displayName ? { displayName: options.displayName } : {}),
-      });
+      const joined = await channel.request(
+        'join',
+        {
+          protocolVersion: PROTOCOL_VERSION,
+          token: options.token,
+          ...(options.displayName ? { displayName: options.displayName } : {}),
+        },
+        { passesHold: true },
+      );
       const device = new Device(options.handlerFactory ? { handlerFactory: options.handlerFactory } : {});
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
       return { channel, device, joined, options, early };

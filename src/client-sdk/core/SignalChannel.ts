@@ -53,6 +53,7 @@ interface Pending {
   resolve(data: unknown): void;
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
+  passesHold: boolean;
 }
 
 const OPEN = 1;
@@ -138,7 +139,18 @@ export class SignalChannel {
   request<M extends RequestMethod>(
     method: M,
     data: RequestData<M>,
-    { timeoutMs = this.#requestTimeoutMs }: { timeoutMs?: number } = {},
+    {
+      timeoutMs = this.#requestTimeoutMs,
+      passesHold = false,
+    }: {
+      timeoutMs?: number;
+      /**
+       * The response is handed over at once even while the channel holds notifications: for a response that is older
+       * than anything held (`join`'s answer is the room as it was when this peer entered; every notification to it is
+       * newer, even one that arrives first).
+       */
+      passesHold?: boolean;
+    } = {},
   ): Promise<ResponseMap[M]> {
     if (this.#closed) return Promise.reject(new RequestError('closed', 'signalling channel closed'));
     checkRequestData(method, data);
@@ -149,7 +161,7 @@ export class SignalChannel {
         this.#pending.delete(id);
         reject(new RequestError('timeout', `${method} got no response in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (d: unknown) => void, reject, timer });
+      this.#pending.set(id, { resolve: resolve as (d: unknown) => void, reject, timer, passesHold });
       this.#ws.send(JSON.stringify({ type: 'request', id, method, data }));
     });
   }
@@ -178,7 +190,12 @@ export class SignalChannel {
     } catch {
       return; // A malformed server frame is dropped; the request it answered times out.
     }
-    if (this.#held && (this.#held.length > 0 || msg.type === 'notification')) this.#held.push(msg);
+    const waits =
+      this.#held !== null &&
+      (msg.type === 'notification'
+        ? true
+        : this.#held.length > 0 && !(msg.id !== null && this.#pending.get(msg.id)?.passesHold));
+    if (waits) this.#held!.push(msg);
     else this.#dispatch(msg);
   }
 
