@@ -69,55 +69,35 @@ describe('joining while others join', () => {
     server?.close();
   });
 
-  it('sees a peer that joined between its join response and its Device load', async () => {
+  /** `late` joins through a held socket; `other` joins meanwhile; both frames are then handed over at once. */
+  async function joinBesideAnother(room: string, responseLast: boolean) {
     const held = heldSocket(server.wsUrl);
     const joining = LipsyncClient.join({
       url: server.wsUrl,
-      token: server.mintToken('race', 'late'),
+      token: server.mintToken(room, 'late'),
       createWebSocket: () => held.socket,
     });
-    await waitFor(() => held.queued() === 1, 5000); // the join response, held
-    const other = await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('race', 'other') });
-    clients.push(other);
+    await waitFor(() => held.queued() === 1, 5000); // the join answer, held
+    clients.push(await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken(room, 'other') }));
     await waitFor(() => held.queued() === 2, 5000); // ... and the peerJoined behind it
-    held.release();
+    held.release(responseLast);
     const late = await joining;
     clients.push(late);
+    return late;
+  }
+
+  it('sees a peer that joined between its join answer and its Device load', async () => {
+    const late = await joinBesideAnother('race', false);
     const seen: string[] = [];
     late.on('peer', (p) => seen.push(p.peerId));
     await waitFor(() => late.peers.has('other'), 2000);
     expect(seen).toEqual(['other']);
     expect([...late.peers.keys()]).toEqual(['other']);
   });
-});
-
-describe('joining at the same time as another peer', () => {
-  let server: LipsyncServer;
-  const clients: LipsyncClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(() => {
-    for (const c of clients) c.close();
-    server?.close();
-  });
 
   // Peers entering together: the server can notify this peer of the next one before its own join answer is sent.
   it('joins and sees a peer whose peerJoined arrives before its join answer', async () => {
-    const held = heldSocket(server.wsUrl);
-    const joining = LipsyncClient.join({
-      url: server.wsUrl,
-      token: server.mintToken('race2', 'late'),
-      createWebSocket: () => held.socket,
-    });
-    await waitFor(() => held.queued() === 1, 5000);
-    clients.push(await LipsyncClient.join({ url: server.wsUrl, token: server.mintToken('race2', 'other') }));
-    await waitFor(() => held.queued() === 2, 5000);
-    held.release(true); // peerJoined first, then the join answer
-    const late = await joining;
-    clients.push(late);
+    const late = await joinBesideAnother('race2', true);
     await waitFor(() => late.peers.has('other'), 2000);
     expect([...late.peers.keys()]).toEqual(['other']);
   });
